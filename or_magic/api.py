@@ -1,0 +1,144 @@
+"""The Python API: `complete`, `models`, `key_info`.  The magic is a thin layer over these.
+
+Clients are pooled per settings, so a loop of `complete()` calls reuses one connection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from .errors import InvalidOption
+from .options import CallOptions
+from .params import PARAMS, check_params
+from .prompt import fill_template
+from .result import Result
+from .settings import Settings
+from .sweep import Plan, RunHook, plan_runs, run_sequentially
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import Client
+
+_clients: dict[tuple[Any, ...], "Client"] = {}
+
+
+def client_for(settings: Settings) -> "Client":
+    """A pooled client for these settings (and the key currently in the environment)."""
+    from .client import Client
+
+    # The key is part of the identity (a changed key needs a new client) but is hashed so the
+    # pool's keys never hold it in clear.
+    identity = (settings, hash(settings.api_key()))
+    client = _clients.get(identity)
+    if client is None:
+        client = _clients[identity] = Client(settings)
+    return client
+
+
+def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
+             endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
+             extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
+             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+    """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
+
+    A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
+    filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    """
+    options = CallOptions(
+        models=[model] if isinstance(model, str) else list(model or []),
+        params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
+        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
+    if samples < 1:
+        raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
+
+
+def _checked_list(name: str, value: Any) -> list[Any]:
+    values = list(value) if isinstance(value, (list, tuple, range)) and name != "stop" else [value]
+    if name not in PARAMS:
+        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
+                            "or extra={...} for other body fields")
+    return [check_params({name: v})[name] for v in values]
+
+
+def prepare(prompt: str, options: CallOptions, settings: Settings,
+            variables: Mapping[str, Any]) -> tuple[Plan, list[str]]:
+    """Check everything and plan the runs, sending nothing.  Returns the plan and notes."""
+    models = options.models or ([settings.model] if settings.model else [])
+    if not models:
+        raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
+                            "or set %config OpenRouterMagics.model = '...'")
+    text, missing = fill_template(prompt, variables)
+    if not text.strip():
+        raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
+    notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
+             for name in missing]
+    stream = settings.stream if options.stream is None else options.stream
+    plan = plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
+                     stream=stream, samples=options.samples, extra=options.extra,
+                     completions_models=settings.completions_models)
+    return plan, notes
+
+
+def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
+             on_done: RunHook | None = None) -> Result:
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+    plan, notes = prepare(prompt, options, settings, variables)
+    runs = run_sequentially(client_for(settings), plan, on_done)
+    result = Result(runs, plan.axes, notes)
+    if len(runs) == 1 and runs[0].error is not None:
+        raise runs[0].error
+    return result
+
+
+def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":
+    """The server's models as a DataFrame (prices in USD per million tokens), filtered by `search`."""
+    import pandas as pd
+
+    data = client_for(settings or Settings()).get("/models").get("data") or []
+    rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
+    columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _matches(model: dict[str, Any], search: str | None) -> bool:
+    if not search:
+        return True
+    haystack = f"{model.get('id', '')} {model.get('name', '')}".lower()
+    return all(word in haystack for word in search.lower().split())
+
+
+def _model_row(model: dict[str, Any]) -> dict[str, Any]:
+    pricing = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
+    return {
+        "id": model.get("id"),
+        "name": model.get("name"),
+        "context_length": model.get("context_length"),
+        "prompt_per_m": _per_million(pricing.get("prompt")),
+        "completion_per_m": _per_million(pricing.get("completion")),
+        "supported_parameters": list(model.get("supported_parameters") or []),
+    }
+
+
+def _per_million(price: Any) -> float | None:
+    try:
+        return round(float(price) * 1_000_000, 6)
+    except (TypeError, ValueError):
+        return None
+
+
+KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",
+                               "usage_weekly", "usage_monthly", "is_free_tier", "expires_at")
+
+
+def key_info(settings: Settings | None = None) -> "pd.Series":
+    """The key's limit, usage and remaining credit (USD); never the key itself."""
+    import pandas as pd
+
+    data = client_for(settings or Settings()).get("/key").get("data") or {}
+    return pd.Series({name: data.get(name) for name in _present(KEY_FIELDS, data)}, name="key", dtype=object)
+
+
+def _present(names: Iterable[str], data: Mapping[str, Any]) -> list[str]:
+    return [n for n in names if n in data]

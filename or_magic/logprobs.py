@@ -1,0 +1,130 @@
+"""Both logprob wire formats, normalised into one columnar shape.
+
+- chat:   ``{"content": [{"token", "logprob", "bytes", "top_logprobs": [{"token", "logprob", "bytes"}]}]}``
+- legacy: ``{"tokens": [...], "token_logprobs": [...], "top_logprobs": [{token: logprob}], "text_offset": [...]}``
+
+Either may arrive on either endpoint (OpenRouter and llama.cpp answer ``/completions`` in the
+chat shape).  The result is kept as parallel lists, not per-token objects, because the tables
+are built column-wise: a 4,096-token answer with 20 alternatives each is 81,920 rows.
+Anything malformed (null bytes, empty alternatives, missing fields, non-numbers) becomes
+None/NaN instead of an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+NAN = float("nan")
+
+
+@dataclass
+class TokenLogprobs:
+    """Per-token logprobs of one completion, plus the alternatives in long form."""
+
+    token: list[str] = field(default_factory=list)
+    logprob: list[float] = field(default_factory=list)
+    bytes: list[list[int] | None] = field(default_factory=list)
+    offset: list[int | None] = field(default_factory=list)
+    # alternatives: one entry per (position, rank)
+    alt_position: list[int] = field(default_factory=list)
+    alt_rank: list[int] = field(default_factory=list)
+    alt_token: list[str] = field(default_factory=list)
+    alt_logprob: list[float] = field(default_factory=list)
+    alt_bytes: list[list[int] | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.token)
+
+    def extend(self, other: "TokenLogprobs") -> None:
+        """Append another piece (a stream chunk's logprobs) after this one."""
+        shift = len(self.token)
+        self.token += other.token
+        self.logprob += other.logprob
+        self.bytes += other.bytes
+        self.offset += other.offset
+        self.alt_position += [p + shift for p in other.alt_position]
+        self.alt_rank += other.alt_rank
+        self.alt_token += other.alt_token
+        self.alt_logprob += other.alt_logprob
+        self.alt_bytes += other.alt_bytes
+
+
+def parse_logprobs(obj: Any) -> TokenLogprobs | None:
+    """Normalise a choice's `logprobs` object; None when the server sent none."""
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("content"), list):
+        return _parse_chat(obj["content"])
+    if isinstance(obj.get("tokens"), list):
+        return _parse_legacy(obj)
+    return None
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        return NAN
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return NAN
+
+
+def _bytes(value: Any) -> list[int] | None:
+    return value if isinstance(value, list) else None
+
+
+def _parse_chat(content: list[Any]) -> TokenLogprobs:
+    out = TokenLogprobs()
+    for position, entry in enumerate(content):
+        entry = entry if isinstance(entry, dict) else {}
+        out.token.append(str(entry.get("token", "")))
+        out.logprob.append(_float(entry.get("logprob")))
+        out.bytes.append(_bytes(entry.get("bytes")))
+        out.offset.append(None)
+        alternatives = entry.get("top_logprobs")
+        for rank, alt in enumerate(alternatives if isinstance(alternatives, list) else [], start=1):
+            alt = alt if isinstance(alt, dict) else {}
+            out.alt_position.append(position)
+            out.alt_rank.append(rank)
+            out.alt_token.append(str(alt.get("token", "")))
+            out.alt_logprob.append(_float(alt.get("logprob")))
+            out.alt_bytes.append(_bytes(alt.get("bytes")))
+    return out
+
+
+def _parse_legacy(obj: dict[str, Any]) -> TokenLogprobs:
+    tokens = obj["tokens"]
+    n = len(tokens)
+    logprobs = _padded(obj.get("token_logprobs"), n)
+    offsets = _padded(obj.get("text_offset"), n)
+    tops = _padded(obj.get("top_logprobs"), n)
+    out = TokenLogprobs(
+        token=[str(t) for t in tokens],
+        logprob=[_float(v) for v in logprobs],
+        bytes=[None] * n,
+        offset=[v if isinstance(v, int) and not isinstance(v, bool) else None for v in offsets],
+    )
+    for position, top in enumerate(tops):
+        if not isinstance(top, dict):
+            continue
+        # The legacy format gives a dict in no guaranteed order; rank by logprob.
+        ranked = sorted(((str(t), _float(lp)) for t, lp in top.items()), key=_rank_key)
+        for rank, (token, logprob) in enumerate(ranked, start=1):
+            out.alt_position.append(position)
+            out.alt_rank.append(rank)
+            out.alt_token.append(token)
+            out.alt_logprob.append(logprob)
+            out.alt_bytes.append(None)
+    return out
+
+
+def _rank_key(item: tuple[str, float]) -> float:
+    logprob = item[1]
+    return math.inf if math.isnan(logprob) else -logprob
+
+
+def _padded(values: Any, n: int) -> list[Any]:
+    values = list(values) if isinstance(values, list) else []
+    return (values + [None] * n)[:n]

@@ -1,0 +1,146 @@
+"""The `%%openrouter` line: an argparse parser derived from the parameter table.
+
+Parsing is kept apart from execution: `parse_line` turns the line into `CallOptions` (checked
+values, nothing sent), or raises `InvalidOption` with a one-line message naming the option and
+what it accepts.  The parser's help text is the magic's docstring, so `%%openrouter?` lists
+every option with its range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidOption
+from .params import ENDPOINTS, PARAMS, Param, check_params
+
+USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
+
+
+@dataclass
+class CallOptions:
+    """A parsed magic line: what to send, and what to do with the result."""
+
+    models: list[str] = field(default_factory=list)  # empty: the configured default model
+    params: dict[str, list[Any]] = field(default_factory=dict)  # wire name → values (>1 = sweep axis)
+    system: str | None = None
+    endpoint: str | None = None
+    stream: bool | None = None  # None: the `stream` setting
+    samples: int = 1
+    out: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InvalidOption instead of printing and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InvalidOption(f"{message} (see %%openrouter? for every option)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise InvalidOption(message or "see %%openrouter? for every option")
+
+
+_METAVARS = {"json": "JSON", "format": "json|SCHEMA|@FILE", "tools": "JSON|@FILE", "tool_choice": "MODE|NAME",
+             "str": "TEXT"}
+
+
+def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
+    flags = [param.flag] + ([param.short] if param.short else [])
+    rng = param.range_text()
+    if param.kind == "bool":
+        parser.add_argument(*flags, dest=param.name, action="store_const", const=True, help=param.help)
+        return
+    if param.repeatable:
+        parser.add_argument(*flags, dest=param.name, action="append", metavar="TEXT", help=param.help)
+        return
+    metavar = "X[,X...]" if param.sweepable else _METAVARS.get(param.kind, "VALUE")
+    text = param.help + (f"; {rng}" if rng and param.kind in ("int", "float") else "")
+    if param.sweepable:
+        text += "; a comma list sweeps it"
+    parser.add_argument(*flags, dest=param.name, metavar=metavar, help=text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%%%%openrouter", usage=USAGE, add_help=False, allow_abbrev=False,
+                     description="Send the cell text to an OpenRouter model. Options not given are "
+                                 "left out of the request, so the provider's defaults apply. "
+                                 "{name} in the cell is filled from the notebook; {{name}} stays literal.")
+    parser.add_argument("models", nargs="?", metavar="MODEL[,MODEL...]",
+                        help="model id(s), e.g. openai/gpt-4o-mini; default: %%config OpenRouterMagics.model")
+    sampling = parser.add_argument_group("request parameters (wire name = option name with _ for -)")
+    for param in PARAMS.values():
+        _add_param(sampling, param)
+    call = parser.add_argument_group("call")
+    call.add_argument("--system", metavar="TEXT", help="system message (chat) or prompt prefix (completions)")
+    call.add_argument("--endpoint", choices=ENDPOINTS,
+                      help="chat or completions; default: completions for legacy instruct/base models, else chat")
+    call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                      help="stream tokens into the output as they arrive (default: on for a single run)")
+    call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
+    call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
+    call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                      help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    return parser
+
+
+PARSER = build_parser()
+HELP = PARSER.format_help()
+
+
+def parse_line(line: str) -> CallOptions:
+    """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise InvalidOption(f"cannot split the line: {exc} (check the quotes)") from None
+    ns = PARSER.parse_args(words)
+    if ns.samples < 1:
+        raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
+    if ns.out is not None and not ns.out.isidentifier():
+        raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
+    models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
+    return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
+
+
+def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
+    values: dict[str, list[Any]] = {}
+    for param in PARAMS.values():
+        given = getattr(ns, param.name)
+        if given is None:
+            continue
+        if param.sweepable:
+            values[param.name] = split_values(param, given)
+        else:
+            values[param.name] = [check_params({param.name: given})[param.name]]
+    return values
+
+
+def split_values(param: Param, text: str) -> list[Any]:
+    """A sweepable option's text as a list of checked values: `0.7` or `0,0.5,1`."""
+    items = [item.strip() for item in str(text).split(",")]
+    if any(item == "" for item in items):
+        raise param.invalid(text, "has an empty item; write values like 0,0.5,1")
+    return [param.check(item) for item in items]
+
+
+def parse_extra(pairs: list[str]) -> dict[str, Any]:
+    """`--param KEY=JSON` pairs as body fields; a value that is not JSON is taken as a string."""
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidOption(f"--param {pair!r}: must be KEY=JSON, e.g. --param 'reasoning={{\"effort\":\"low\"}}'")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            if text.lstrip().startswith(("{", "[")):
+                raise InvalidOption(f"--param {key}: {text!r} is not valid JSON") from None
+            value = text
+        extra[key] = check_params({key: value})[key] if key in PARAMS else value
+    return extra

@@ -1,0 +1,83 @@
+"""One run's request: which endpoint it goes to and the exact JSON body sent.
+
+Options that were not given are left out of the body, so the provider's defaults apply (as
+OpenRouter documents), and a recorded body shows exactly what the user asked for.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .errors import InvalidOption
+from .params import CHAT, COMPLETIONS, ENDPOINTS
+from .prompt import chat_messages, completion_prompt
+
+# Models that only exist as text-completion models.  Chat-tuned models such as
+# meta-llama/llama-3.1-8b-instruct also end in "-instruct" but need their chat template, so
+# the rule names OpenAI's legacy instruct/base models rather than every "*-instruct".
+DEFAULT_COMPLETIONS_MODELS: tuple[str, ...] = (
+    "openai/*-instruct",
+    "openai/*-instruct:*",
+    "openai/davinci-*",
+    "openai/babbage-*",
+    "*-base",
+    "*/*-base-*",
+)
+
+# The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
+LEGACY_LOGPROBS_MAX = 5
+
+
+def choose_endpoint(model: str, requested: str | None, completions_models: Iterable[str]) -> str:
+    """`requested` when given, else completions for legacy text-completion models, else chat."""
+    if requested:
+        if requested not in ENDPOINTS:
+            raise InvalidOption(f"--endpoint {requested!r}: must be one of {', '.join(ENDPOINTS)}")
+        return requested
+    name = model.lower()
+    return COMPLETIONS if any(fnmatch.fnmatch(name, pat) for pat in completions_models) else CHAT
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one request (one row of a result)."""
+
+    model: str
+    prompt: str
+    endpoint: str = CHAT
+    system: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # checked sampling params, wire names
+    extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON body fields
+    stream: bool = False
+    sample: int = 0  # repeat index for -n/--samples
+    variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body for this run's endpoint."""
+        body: dict[str, Any] = {"model": self.model}
+        if self.endpoint == COMPLETIONS:
+            body["prompt"] = completion_prompt(self.prompt, self.system)
+        else:
+            body["messages"] = chat_messages(self.prompt, self.system)
+        body.update(self._sampling())
+        body.update(self.extra)
+        if self.stream:
+            body["stream"] = True
+        return body
+
+    def _sampling(self) -> dict[str, Any]:
+        sampling = dict(self.params)
+        top = sampling.get("top_logprobs")
+        wants_logprobs = bool(sampling.get("logprobs")) or top is not None
+        if not wants_logprobs:
+            sampling.pop("logprobs", None)
+            return sampling
+        if self.endpoint == COMPLETIONS:
+            # Legacy servers read `logprobs: N` (≤ 5); OpenRouter may honour top_logprobs too,
+            # so both are sent.  N = 0 would mean "no logprobs" to some servers, hence ≥ 1.
+            sampling["logprobs"] = max(1, min(top or 1, LEGACY_LOGPROBS_MAX))
+        else:
+            sampling["logprobs"] = True
+        return sampling

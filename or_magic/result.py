@@ -1,0 +1,173 @@
+"""Result: what a call returns, renders, and converts to DataFrames.
+
+A Result holds one `Run` per request.  A single run renders as its text with a one-line footer
+(model, tokens, cost, seconds); several runs render as a compact table.  The DataFrames are
+built on first access and cached.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Sequence
+
+from .frames import format_cost, logprobs_frame, runs_frame, top_logprobs_frame
+from .logprobs import TokenLogprobs
+from .response import Completion
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .request import RunSpec
+
+
+@dataclass
+class Run:
+    """One request and what came of it: a completion, or an error (never both lost)."""
+
+    spec: "RunSpec"
+    index: int = 0
+    axes: dict[str, Any] = field(default_factory=dict)  # this run's values of the swept axes
+    raw: dict[str, Any] | None = None
+    completion: Completion | None = None
+    error: BaseException | None = None
+    latency: float | None = None
+    started_at: float = field(default_factory=time.time)
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.completion is not None
+
+    @property
+    def text(self) -> str:
+        if self.completion is not None:
+            return self.completion.text
+        return getattr(self.error, "partial", "") or ""
+
+    @property
+    def logprobs(self) -> TokenLogprobs | None:
+        return self.completion.logprobs if self.completion else None
+
+    def key(self) -> dict[str, Any]:
+        """The columns that identify this run in every table."""
+        return {"model": self.spec.model, **self.axes}
+
+    def field(self, name: str) -> Any:
+        """A runs-table cell."""
+        if name == "model":
+            return self.spec.model
+        if name == "text":
+            return self.text
+        if name == "latency":
+            return self.latency
+        if name == "error":
+            return str(self.error) if self.error is not None else None
+        return getattr(self.completion, name, None) if self.completion else None
+
+
+class Result:
+    """The value of a `%%openrouter` cell or a `complete()` call."""
+
+    def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = ()) -> None:
+        self.runs = list(runs)
+        self.axes = list(axes)  # swept parameter names: key columns of every table
+        self.notes = list(notes) + self._logprob_notes()
+
+    # --- values -----------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The completion text (the first run's, for a sweep)."""
+        return self.runs[0].text if self.runs else ""
+
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.runs]
+
+    @property
+    def raw(self) -> Any:
+        """The raw response body (a list of them for several runs)."""
+        raws = [r.raw for r in self.runs]
+        return raws[0] if len(raws) == 1 else raws
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return [r.error for r in self.runs if r.error is not None]
+
+    @cached_property
+    def df(self) -> "pd.DataFrame":
+        """One row per run: key columns, parameters, text, finish_reason, tokens, cost, latency, ids, error."""
+        return runs_frame(self.runs, self._key_columns())
+
+    @cached_property
+    def logprobs(self) -> "pd.DataFrame":
+        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes."""
+        return logprobs_frame(self.runs, self._key_columns())
+
+    @cached_property
+    def top_logprobs(self) -> "pd.DataFrame":
+        """Alternatives in long form: run keys, position, rank, token, logprob, prob, chosen."""
+        return top_logprobs_frame(self.runs, self._key_columns())
+
+    def _key_columns(self) -> list[str]:
+        multi_model = len({r.spec.model for r in self.runs}) > 1
+        return (["model"] if multi_model else []) + [a for a in self.axes if a != "model"]
+
+    def _logprob_notes(self) -> list[str]:
+        asked = [r for r in self.runs if r.ok and _asked_for_logprobs(r.spec.params)]
+        missing = [r for r in asked if not r.logprobs]
+        if not missing:
+            return []
+        who = "the provider" if len(self.runs) == 1 else f"{len(missing)} of {len(asked)} runs"
+        return [f"no logprobs returned by {who} (the model or provider does not support them); "
+                "the logprob tables are empty"]
+
+    # --- display ----------------------------------------------------------------------
+    def footer(self) -> str:
+        """One line: model, tokens, cost, seconds (summed over runs for a sweep)."""
+        done = [r for r in self.runs if r.completion]
+        models = sorted({r.completion.model or r.spec.model for r in done}) or sorted({r.spec.model for r in self.runs})
+        tokens_in = sum(r.completion.prompt_tokens or 0 for r in done)
+        tokens_out = sum(r.completion.completion_tokens or 0 for r in done)
+        costs = [r.completion.cost for r in done if r.completion.cost is not None]
+        seconds = sum(r.latency or 0 for r in self.runs)
+        parts = [", ".join(models), f"{tokens_in}+{tokens_out} tokens",
+                 format_cost(sum(costs) if costs else None), f"{seconds:.2f} s"]
+        if len(self.runs) > 1:
+            parts.insert(0, f"{len(self.runs)} runs ({len(self.errors)} failed)")
+        if any(r.cached for r in self.runs):
+            parts.append("cached")
+        return " · ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<or_magic.Result {len(self.runs)} run(s): {self.footer()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self._plain())
+
+    def _plain(self) -> str:
+        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40)
+        lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if len(self.runs) == 1:
+            body = f'<div style="white-space: pre-wrap">{html.escape(self.text)}</div>'
+        else:
+            body = self._table().to_html(max_rows=50, notebook=True)
+        notes = "".join(f"<br>note: {html.escape(n)}" for n in self.notes)
+        return f'{body}<div style="color: #888; font-size: 85%">{html.escape(self.footer())}{notes}</div>'
+
+    def _table(self) -> "pd.DataFrame":
+        """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error."""
+        df = self.df
+        shown = ["run", *self._key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
+        table = df[[c for c in shown if c in df.columns]].copy()
+        table["text"] = table["text"].str.slice(0, 60)
+        return table
+
+
+def _asked_for_logprobs(params: dict[str, Any]) -> bool:
+    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None

@@ -1,0 +1,55 @@
+"""Connection and default settings, shared by the magic (as traits) and the Python API.
+
+The API key is never a field here: it is read from the environment variable named by
+`api_key_env` at the moment a request is made, so it cannot end up in a repr, a pickled
+object or a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlparse
+
+from .request import DEFAULT_COMPLETIONS_MODELS
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+BASE_URL_ENV = "OPENROUTER_BASE_URL"
+DEFAULT_MODEL = "openai/gpt-4o-mini"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where requests go and how they behave; every field is also an OpenRouterMagics trait."""
+
+    model: str = DEFAULT_MODEL
+    base_url: str = ""  # empty: $OPENROUTER_BASE_URL, else OpenRouter itself
+    api_key_env: str = "OPENROUTER_API_KEY"
+    timeout: float = 120.0  # seconds of silence allowed while waiting for (more of) an answer
+    connect_timeout: float = 10.0
+    max_retries: int = 2
+    concurrency: int = 8
+    app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
+    app_title: str = ""  # sent as X-Title
+    stream: bool = False  # streaming arrives with the streaming issue; then True
+    completions_models: tuple[str, ...] = field(default=DEFAULT_COMPLETIONS_MODELS)
+
+    def resolved_base_url(self) -> str:
+        return (self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) or None
+
+    def needs_key(self) -> bool:
+        """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""
+        host = urlparse(self.resolved_base_url()).hostname or ""
+        return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """A copy with the given fields changed; None values are ignored."""
+        known = {f.name for f in fields(self)}
+        changes = {k: v for k, v in overrides.items() if v is not None and k in known}
+        if "completions_models" in changes:
+            changes["completions_models"] = tuple(changes["completions_models"])
+        return replace(self, **changes)

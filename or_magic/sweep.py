@@ -1,0 +1,71 @@
+"""From a call's options to a list of runs (the grid), and running them.
+
+Every call is a grid, usually of one cell: models × the value lists of the sampling options ×
+samples.  Axes with more than one value become key columns of every table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .errors import ORMagicError
+from .request import RunSpec, choose_endpoint
+from .response import Completion
+from .result import Run
+
+RunHook = Callable[[Run], None]
+
+
+@dataclass
+class Plan:
+    """The runs a call will make, and which parameters vary between them."""
+
+    runs: list[Run] = field(default_factory=list)
+    axes: list[str] = field(default_factory=list)
+
+
+def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], *,
+              system: str | None = None, endpoint: str | None = None, stream: bool = False,
+              samples: int = 1, extra: dict[str, Any] | None = None,
+              completions_models: Sequence[str] = ()) -> Plan:
+    """Expand models × parameter values × samples into one `Run` per request."""
+    axes = (["model"] if len(models) > 1 else []) + [n for n, v in params.items() if len(v) > 1]
+    if samples > 1:
+        axes.append("sample")
+    plan = Plan(axes=axes)
+    names = list(params)
+    for model in models:
+        chosen_endpoint = choose_endpoint(model, endpoint, completions_models)
+        for combo in itertools.product(*params.values()):
+            values = dict(zip(names, combo))
+            for sample in range(samples):
+                spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
+                               params=values, extra=dict(extra or {}), stream=stream, sample=sample)
+                point = {**values, "sample": sample}
+                run_axes = {a: point[a] for a in axes if a != "model"}
+                plan.runs.append(Run(spec=spec, index=len(plan.runs), axes=run_axes))
+    return plan
+
+
+def execute(client: Any, run: Run, on_done: RunHook | None = None) -> Run:
+    """Make one request and fill `run` with its completion or its error; never raises ORMagicError."""
+    started = time.perf_counter()
+    try:
+        raw = client.complete(run.spec.endpoint, run.spec.body())
+        run.raw = raw
+        run.completion = Completion.from_response(raw)
+    except ORMagicError as exc:
+        run.error = exc
+    finally:
+        run.latency = time.perf_counter() - started
+    if on_done is not None:
+        on_done(run)
+    return run
+
+
+def run_sequentially(client: Any, plan: Plan, on_done: RunHook | None = None) -> list[Run]:
+    """Run every planned request in order; a failed run keeps its error and the rest go on."""
+    return [execute(client, run, on_done) for run in plan.runs]

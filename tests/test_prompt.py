@@ -1,0 +1,25 @@
+from or_magic.prompt import chat_messages, completion_prompt, fill_template
+
+
+def test_fields_filled_from_namespace():
+    assert fill_template("Write about {topic}.", {"topic": "cats"}) == ("Write about cats.", [])
+
+
+def test_json_and_code_sent_unchanged():
+    text = 'Return {"a": {"b": [1, 2]}} and f() { return x + 1; } {{ raw'
+    assert fill_template(text, {"a": 1, "x": 2}) == (text, [])
+
+
+def test_escaped_field_is_literal():
+    assert fill_template("{{topic}} vs {topic}", {"topic": "cats"})[0] == "{topic} vs cats"
+
+
+def test_undefined_field_kept_and_reported():
+    assert fill_template("about {nope} {nope}", {}) == ("about {nope} {nope}", ["nope"])
+
+
+def test_messages_and_prompt():
+    assert chat_messages("hi", "be brief") == [{"role": "system", "content": "be brief"},
+                                               {"role": "user", "content": "hi"}]
+    assert chat_messages("hi") == [{"role": "user", "content": "hi"}]
+    assert completion_prompt("hi", "be brief") == "be brief\n\nhi"

@@ -56,7 +56,7 @@ class OpenRouterMagics(Magics):
 
     def settings(self) -> Settings:
         """The current trait values as Settings (read at every call, so %config applies at once)."""
-        return Settings(**{name: getattr(self, name) for name in Settings.__dataclass_fields__})
+        return _DEFAULTS.with_overrides(**{name: getattr(self, name) for name in Settings.__dataclass_fields__})
 
     @line_cell_magic
     def openrouter(self, line: str, cell: str | None = None) -> Any:
@@ -66,7 +66,9 @@ class OpenRouterMagics(Magics):
             options = parse_line(line)
             from .api import run_call
 
-            result = run_call(cell, options, self.settings(), self.shell.user_ns)
+            # IPython hands the cell over with a trailing newline the user did not type; for a
+            # completion prompt it would change what the model continues from.
+            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns)
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
         if options.out:

@@ -7,6 +7,7 @@ by `pytest --nbval` inherit OPENROUTER_BASE_URL and talk to it too.  No test rea
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,7 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEY = "sk-or-v1-fake0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 
 
+def _refuse_remote_hosts() -> None:
+    """Fail any test that tries to reach a host other than this machine's loopback."""
+    original = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")) \
+                and self.family in (socket.AF_INET, socket.AF_INET6):
+            raise ConnectionRefusedError(f"tests must not reach remote hosts (tried {host})")
+        return original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _refuse_remote_hosts()
     server = FakeOpenRouter().start()
     config._or_magic_server = server  # type: ignore[attr-defined]
     os.environ["OPENROUTER_BASE_URL"] = server.base_url
@@ -51,10 +67,11 @@ class Shell:
     def __init__(self) -> None:
         from IPython.core.interactiveshell import InteractiveShell
 
-        self.ip = InteractiveShell.instance()
-        self.ip.user_ns.clear()
-        self.ip.user_ns.update({"__name__": "__main__"})
         from or_magic.magics import OpenRouterMagics
+
+        self.ip = InteractiveShell.instance()
+        self.ip.reset(new_session=False)
+        self.ip.config.pop("OpenRouterMagics", None)  # %config from an earlier test must not leak
 
         self.magics = OpenRouterMagics(shell=self.ip)  # fresh traits for every test
         self.ip.register_magics(self.magics)

@@ -1,0 +1,273 @@
+"""Request validation and response bodies (non-stream and SSE chunks) of the fake server.
+
+Shapes follow OPENROUTER.md §3-4. ``parse_job`` turns a request body into a ``Job``
+(or raises ``BadRequest`` carrying OpenRouter's 400 body); the builders turn a Job
+into JSON-ready dicts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from tests import fake_catalog as catalog
+from tests.fake_faults import error_body
+from tests.fake_textgen import (Generation, RawJSON, Sampler, chat_logprobs, generate,
+                                legacy_logprobs, stable_hash)
+
+DEFAULT_MODEL = "openai/gpt-4o-mini"
+DEFAULT_MAX_TOKENS = 16
+MAX_TOKENS_CAP = 65_536  # no context-length check; just keep memory bounded
+USAGE_STYLES = ("after_finish", "empty_choices")
+_ROLES = {"system", "user", "assistant", "tool", "developer"}
+# name -> (low, high, low_inclusive, integer)
+_RANGES = {
+    "temperature": (0.0, 2.0, True, False), "top_p": (0.0, 1.0, False, False),
+    "top_k": (0, 10**9, True, True), "max_tokens": (1, 10**9, True, True),
+    "max_completion_tokens": (1, 10**9, True, True), "top_logprobs": (0, 20, True, True),
+    "frequency_penalty": (-2.0, 2.0, True, False), "presence_penalty": (-2.0, 2.0, True, False),
+    "repetition_penalty": (0.0, 2.0, False, False), "min_p": (0.0, 1.0, True, False),
+    "top_a": (0.0, 1.0, True, False), "seed": (-2**63, 2**63 - 1, True, True),
+}
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, body: dict | None = None) -> None:
+        super().__init__(message)
+        self.body = body or error_body(400, message)
+
+
+@dataclass
+class Job:
+    endpoint: str          # "chat" or "completions"
+    model: str
+    entry: dict            # catalog entry
+    gen_id: str
+    created: int
+    stream: bool
+    n_top: int | None      # alternatives per token; None = logprobs null
+    legacy: bool           # legacy logprobs shape (only on /completions)
+    prompt_chars: int
+    prompt_tokens: int
+    usage_style: str
+    gen: Generation
+
+    @property
+    def cost(self) -> float:
+        return catalog.cost(self.entry, self.prompt_tokens, len(self.gen.tokens))
+
+
+def encode(obj: object) -> bytes:
+    """Compact UTF-8 JSON; RawJSON logprobs in ``choices`` are spliced in unparsed."""
+    raws: list[tuple[str, str]] = []
+    for choice in obj.get("choices", ()) if isinstance(obj, dict) else ():
+        if isinstance(choice.get("logprobs"), RawJSON):
+            mark = f"__RAWJSON_{len(raws)}__"
+            raws.append((f'"{mark}"', choice["logprobs"]))
+            choice["logprobs"] = mark
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    for mark, raw in raws:
+        text = text.replace(mark, raw, 1)
+    return text.encode()
+
+
+def new_gen_id() -> str:
+    return f"gen-{int(time.time())}-{secrets.token_urlsafe(15)[:20]}"
+
+
+def _check_ranges(body: dict) -> None:
+    for name, (lo, hi, lo_incl, integer) in _RANGES.items():
+        v = body.get(name)
+        if v is None:
+            continue
+        ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type or v > hi or v < lo or (v == lo and not lo_incl):
+            span = f"{'[' if lo_incl else '('}{lo}, {hi}]"
+            raise BadRequest(f"Invalid value for '{name}': {v!r} (expected "
+                             f"{'an integer' if integer else 'a number'} in {span})")
+
+
+def _stops(body: dict) -> list[str]:
+    stop = body.get("stop")
+    if stop is None:
+        return []
+    stops = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+        raise BadRequest("Invalid value for 'stop': expected a string or a list of strings")
+    if len(stops) > 4:
+        raise BadRequest("Invalid value for 'stop': at most 4 stop sequences")
+    return stops
+
+
+def _prompt(endpoint: str, body: dict) -> tuple[str, int, int]:
+    """(hash key, prompt chars for text_offset, prompt_tokens)."""
+    if endpoint == "completions":
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            raise BadRequest("Input required: 'prompt' must be a string")
+        return prompt, len(prompt), max(1, len(prompt.split()))
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs or not all(
+            isinstance(m, dict) and m.get("role") in _ROLES for m in msgs):
+        raise BadRequest("Input required: 'messages' must be a non-empty list of "
+                         "{role, content} objects")
+    words = sum(len(_content_text(m.get("content")).split()) + 4 for m in msgs)
+    return json.dumps(msgs, sort_keys=True), 0, words
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, list):  # content parts: [{"type":"text","text":...}, ...]
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _logprob_request(endpoint: str, body: dict) -> tuple[int | None, bool]:
+    """(alternatives count or None, legacy-requested) from logprobs/top_logprobs."""
+    lp, top = body.get("logprobs"), body.get("top_logprobs")
+    if endpoint == "chat":
+        return (top or 0, False) if lp is True else (None, False)
+    if isinstance(lp, int) and not isinstance(lp, bool) and not 0 <= lp <= 5:
+        raise BadRequest(f"Invalid value for 'logprobs': {lp} (legacy completions "
+                         "accept an integer in [0, 5])")
+    if top is not None:
+        return top, True
+    if lp is True:
+        return 0, True
+    if isinstance(lp, int) and not isinstance(lp, bool):
+        return lp, True
+    return None, False
+
+
+def _sampler(body: dict, model: str, prompt_key: str) -> Sampler:
+    temp = float(body.get("temperature", 1.0))
+    rng = None
+    if temp > 0:  # seeded -> reproducible; unseeded -> fresh randomness per request
+        seed = body.get("seed")
+        rng = random.Random(stable_hash(model, prompt_key, seed) if seed is not None
+                            else os.urandom(16))
+    return Sampler(temp, float(body.get("top_p", 1.0)), int(body.get("top_k", 0)), rng)
+
+
+def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str) -> Job:
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    model = body.get("model") or DEFAULT_MODEL
+    entry = catalog.lookup(model) if isinstance(model, str) else None
+    if entry is None:
+        raise BadRequest(f"{model} is not a valid model ID", _model_not_found(str(model)))
+    _check_ranges(body)
+    key, chars, prompt_tokens = _prompt(endpoint, body)
+    n_top, legacy = _logprob_request(endpoint, body)
+    if not catalog.gives_logprobs(model, entry):
+        n_top = None
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=_stops(body),
+                   sampler=_sampler(body, model, key))
+    style = body.get("fake_usage_style", usage_style)
+    if style not in USAGE_STYLES:
+        raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
+    return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
+               n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
+               chars, prompt_tokens, style, gen)
+
+
+def _model_not_found(model: str) -> dict:
+    body = error_body(400, f"{model} is not a valid model ID", {"error_type": "model_not_found"})
+    body["error"]["availability"] = {"code": "model_not_found", "retryable": False}
+    return body
+
+
+def _logprobs(job: Job, lo: int = 0, hi: int | None = None) -> RawJSON | None:
+    if job.n_top is None:
+        return None
+    if job.legacy:
+        return legacy_logprobs(job.gen, job.n_top, job.prompt_chars, lo, hi)
+    return chat_logprobs(job.gen, job.n_top, lo, hi)
+
+
+def usage(job: Job, completion_tokens: int | None = None) -> dict:
+    ct = len(job.gen.tokens) if completion_tokens is None else completion_tokens
+    price = job.entry["pricing"]
+    p_cost, c_cost = job.prompt_tokens * float(price["prompt"]), ct * float(price["completion"])
+    return {"prompt_tokens": job.prompt_tokens, "completion_tokens": ct,
+            "total_tokens": job.prompt_tokens + ct, "cost": catalog.cost(job.entry, job.prompt_tokens, ct),
+            "is_byok": False,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": 0},
+            "cost_details": {"upstream_inference_cost": None,
+                             "upstream_inference_prompt_cost": p_cost,
+                             "upstream_inference_completions_cost": c_cost}}
+
+
+def _head(job: Job, obj: str) -> dict:
+    return {"id": job.gen_id, "provider": job.entry["_provider"], "model": job.model,
+            "object": obj, "created": job.created,
+            "system_fingerprint": f"fp_{stable_hash(job.model) % 16**10:010x}"}
+
+
+def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
+            stream: bool) -> dict:
+    choice: dict = {"index": 0}
+    if job.endpoint == "completions":
+        choice["text"] = text
+    elif stream:
+        choice["delta"] = {"role": "assistant", "content": text}
+    else:
+        choice["message"] = {"role": "assistant", "content": text, "refusal": None,
+                             "reasoning": None}
+    choice.update(finish_reason=finish, native_finish_reason=finish, logprobs=logprobs)
+    return choice
+
+
+def response_body(job: Job, upto: int | None = None, error: dict | None = None) -> dict:
+    """Non-stream body; ``upto``/``error`` cut the content and set finish_reason "error"."""
+    obj = "chat.completion" if job.endpoint == "chat" else "text_completion"
+    text = job.gen.text if upto is None else "".join(job.gen.pieces[:upto])
+    choice = _choice(job, text, "error" if error else job.gen.finish_reason,
+                     _logprobs(job, 0, upto), stream=False)
+    if error:
+        choice["error"] = error
+    return {**_head(job, obj), "choices": [choice], "usage": usage(job, upto)}
+
+
+def stream_chunks(job: Job) -> Iterator[dict]:
+    """Token chunks, the finish chunk, then the usage chunk (shape per usage_style)."""
+    obj = "chat.completion.chunk" if job.endpoint == "chat" else "text_completion"
+    head = _head(job, obj)
+    for i, piece in enumerate(job.gen.pieces):
+        yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
+    yield {**head, "choices": [_choice(job, "", job.gen.finish_reason, None, True)]}
+    tail = [] if job.usage_style == "empty_choices" else [_choice(job, "", None, None, True)]
+    yield {**head, "choices": tail, "usage": usage(job)}
+
+
+def error_chunk(job: Job, error: dict) -> dict:
+    """Mid-stream error (OPENROUTER.md §4): status stays 200, top-level ``error``."""
+    choice = {"index": 0, "finish_reason": "error"}
+    if job.endpoint == "chat":
+        choice["delta"] = {"content": ""}
+    else:
+        choice["text"] = ""
+    head = _head(job, "chat.completion.chunk")
+    del head["system_fingerprint"]
+    return {**head, "error": error, "choices": [choice]}
+
+
+def generation_stats(job: Job, latency_ms: int, streamed: bool, finish: str) -> dict:
+    """``GET /generation`` data for a served job."""
+    return {"id": job.gen_id, "upstream_id": "chatcmpl-" + job.gen_id[-12:],
+            "total_cost": job.cost, "cache_discount": None, "upstream_inference_cost": None,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job.created)),
+            "model": job.model, "app_id": None, "streamed": streamed, "cancelled": False,
+            "provider_name": job.entry["_provider"], "latency": latency_ms,
+            "moderation_latency": None, "generation_time": latency_ms,
+            "finish_reason": finish, "native_finish_reason": finish,
+            "tokens_prompt": job.prompt_tokens, "tokens_completion": len(job.gen.tokens),
+            "native_tokens_prompt": job.prompt_tokens,
+            "native_tokens_completion": len(job.gen.tokens), "native_tokens_reasoning": 0,
+            "num_media_prompt": None, "num_search_results": None, "origin": "",
+            "usage": job.cost, "is_byok": False}

@@ -1,0 +1,104 @@
+"""Model catalog of the fake OpenRouter server: ``GET /models`` data, pricing, providers.
+
+Prices are strings in USD per token, as OpenRouter sends them. Ids that start with
+``test/`` (or contain ``nologprobs``) are accepted even when not listed; they get
+``TEST_MODEL``'s price so costs and budgets are non-zero in tests.
+"""
+from __future__ import annotations
+
+import copy
+
+_COMMON = ["max_tokens", "temperature", "top_p", "stop", "frequency_penalty",
+           "presence_penalty", "seed", "response_format"]
+_LOGPROBS = ["logprobs", "top_logprobs", "logit_bias"]
+_OPEN = ["top_k", "min_p", "repetition_penalty", "top_a"]
+_TOOLS = ["tools", "tool_choice", "structured_outputs"]
+
+
+def _model(mid: str, name: str, created: int, ctx: int, prompt: str, completion: str,
+           params: list[str], *, provider: str, tokenizer: str, max_out: int | None,
+           moderated: bool = False, description: str = "") -> dict:
+    return {
+        "id": mid,
+        "canonical_slug": mid.split(":")[0],
+        "hugging_face_id": "",
+        "name": name,
+        "created": created,
+        "description": description or f"{name}, served by the local fake OpenRouter.",
+        "context_length": ctx,
+        "architecture": {"modality": "text->text", "input_modalities": ["text"],
+                         "output_modalities": ["text"], "tokenizer": tokenizer,
+                         "instruct_type": None},
+        "pricing": {"prompt": prompt, "completion": completion, "request": "0", "image": "0",
+                    "web_search": "0", "internal_reasoning": "0"},
+        "top_provider": {"context_length": ctx, "max_completion_tokens": max_out,
+                         "is_moderated": moderated},
+        "per_request_limits": None,
+        "supported_parameters": params,
+        "default_parameters": {"temperature": None, "top_p": None, "frequency_penalty": None},
+        # Not part of the OpenRouter model object: which provider name responses carry.
+        "_provider": provider,
+    }
+
+
+_MODELS = [
+    _model("openai/gpt-3.5-turbo-instruct", "OpenAI: GPT-3.5 Turbo Instruct", 1695859200,
+           4095, "0.0000015", "0.000002", _COMMON + _LOGPROBS, provider="OpenAI",
+           tokenizer="GPT", max_out=4096, moderated=True,
+           description="Instruct model; use the legacy /completions endpoint."),
+    _model("openai/gpt-3.5-turbo", "OpenAI: GPT-3.5 Turbo", 1685232000, 16385,
+           "0.0000005", "0.0000015", _COMMON + _LOGPROBS + _TOOLS, provider="OpenAI",
+           tokenizer="GPT", max_out=4096, moderated=True),
+    _model("openai/gpt-4o-mini", "OpenAI: GPT-4o-mini", 1721260800, 128000,
+           "0.00000015", "0.0000006", _COMMON + _LOGPROBS + _TOOLS, provider="OpenAI",
+           tokenizer="GPT", max_out=16384, moderated=True),
+    _model("meta-llama/llama-3.1-8b-instruct", "Meta: Llama 3.1 8B Instruct", 1721692800,
+           131072, "0.00000002", "0.00000003", _COMMON + _LOGPROBS + _OPEN + _TOOLS,
+           provider="DeepInfra", tokenizer="Llama3", max_out=16384),
+    _model("mistralai/mistral-7b-instruct:free", "Mistral: Mistral 7B Instruct (free)",
+           1716768000, 32768, "0", "0", _COMMON + _OPEN, provider="Mistral",
+           tokenizer="Mistral", max_out=16384),
+    _model("anthropic/claude-3.5-haiku", "Anthropic: Claude 3.5 Haiku", 1730678400, 200000,
+           "0.0000008", "0.000004", ["max_tokens", "temperature", "top_p", "top_k", "stop",
+                                     "tools", "tool_choice"],
+           provider="Anthropic", tokenizer="Claude", max_out=8192, moderated=True),
+    _model("test/nologprobs", "Test: provider without logprobs", 1700000000, 8192,
+           "0.000001", "0.000002", _COMMON, provider="FakeProvider", tokenizer="Other",
+           max_out=None),
+]
+_BY_ID = {m["id"]: m for m in _MODELS}
+TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},
+              "supported_parameters": _COMMON + _LOGPROBS + _OPEN,
+              "_provider": "FakeProvider"}
+
+
+def lookup(model_id: str) -> dict | None:
+    """Catalog entry (or the generic test entry), None for an unknown id."""
+    if model_id in _BY_ID:
+        return _BY_ID[model_id]
+    if model_id.startswith("test/") or "nologprobs" in model_id:
+        return TEST_MODEL
+    return None
+
+
+def gives_logprobs(model_id: str, entry: dict) -> bool:
+    # OpenRouter silently drops parameters a provider does not support: logprobs -> null.
+    return "nologprobs" not in model_id and "logprobs" in entry["supported_parameters"]
+
+
+def cost(entry: dict, prompt_tokens: int, completion_tokens: int) -> float:
+    p = entry["pricing"]
+    return (prompt_tokens * float(p["prompt"]) + completion_tokens * float(p["completion"])
+            + float(p.get("request", "0")))
+
+
+def list_models(supported: str | None = None) -> list[dict]:
+    """Public model objects, filtered by a comma list of required parameters."""
+    need = [s.strip() for s in (supported or "").split(",") if s.strip()]
+    out = []
+    for m in _MODELS:
+        if all(s in m["supported_parameters"] for s in need):
+            pub = copy.deepcopy(m)
+            del pub["_provider"]
+            out.append(pub)
+    return out

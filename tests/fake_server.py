@@ -1,0 +1,235 @@
+"""A local OpenRouter-compatible server for tests and benchmarks (stdlib only).
+
+Nothing in the test suite may call a remote host; everything talks to this server
+on 127.0.0.1. It imitates the wire facts in OPENROUTER.md, odd cases included.
+
+Interface::
+
+    with FakeOpenRouter(latency=0.0, chunk_delay=0.0, require_key=None, chaos=0.0,
+                        chaos_seed=0, completions_logprobs_style="legacy",
+                        usage_style="after_finish", port=0) as srv:
+        srv.base_url               # "http://127.0.0.1:<port>/api/v1"
+        srv.requests               # list[Recorded], in arrival order
+        srv.last                   # the last Recorded
+        srv.fail_next(429)         # next completion request gets a realistic 429
+        srv.fail_next(Fault.midstream_error(after_chunks=2), count=3)
+        srv.clear()                # forget requests and pending faults
+        srv.latency = 0.2          # plain attributes, changeable while running:
+                                   # latency, chunk_delay, chaos, require_key,
+                                   # completions_logprobs_style, usage_style, key_limit
+
+``Recorded(method, path, query, headers, body)``: path like "/api/v1/chat/completions",
+query a dict of str, headers with lower-case names, body the parsed JSON object or None.
+
+Endpoints under /api/v1: POST chat/completions, POST completions, GET models
+(``?supported_parameters=a,b``), GET key (and auth/key), GET generation?id=,
+GET credits (403: management key required). Unknown path: 404; bad JSON: 400;
+unknown model: 400 ``model_not_found`` (ids starting ``test/`` or containing
+``nologprobs`` are accepted). With ``require_key`` set, a request without
+``Authorization: Bearer <key>`` gets OpenRouter's 401 body.
+
+Generation (tests/fake_textgen.py): deterministic from (model, prompt/messages, seed)
+when ``seed`` is set or temperature is 0; fresh randomness otherwise. temperature,
+top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
+"length"), and stop (finish_reason "stop"; content is cut exactly at the stop text,
+logprobs keep the token it starts in) are honoured. Chat logprobs need
+``logprobs: true`` (+``top_logprobs`` 0-20); /completions gives them for
+``logprobs: <int 0-5>`` or ``top_logprobs``, in the legacy shape, or in the chat
+shape when ``completions_logprobs_style == "chat"``. Models without "logprobs" in
+their supported_parameters (anthropic/claude-3.5-haiku, any id containing
+``nologprobs``) answer ``logprobs: null``.
+
+Streaming: SSE over chunked encoding; ``: OPENROUTER PROCESSING`` first and before
+every chunk when chunk_delay > 0; one chunk per token; a finish chunk; a usage chunk
+shaped by ``usage_style`` ("after_finish": one choice with empty delta after the
+finish chunk, as captured; "empty_choices": ``choices: []``, as documented),
+overridable per request with the body field ``fake_usage_style``; ``data: [DONE]``.
+
+Faults (tests/fake_faults.py, class ``Fault``; its docstring tables what each kind
+does to stream and non-stream requests). Queued with ``fail_next``, they hit the
+next completion requests in order. Named constructors:
+``Fault.http(status, message=None, *, metadata=None, headers=None, body=None)``
+(any status, OpenRouter's real body: 401 no credentials, 402 credits, 403 moderation
+with metadata.reasons, 429 with Retry-After + X-RateLimit-*, 502 metadata.raw as
+JSON-in-a-string, 503, 524, 529, ...), ``Fault.rate_limit(retry_after=1, *,
+retry_after_ms=None, http_date=False, headers=None)``, ``Fault.free_tier_daily()``,
+``Fault.availability(status=503, code=..., retryable=True, retry_after=2)`` (no
+error.code), ``Fault.error_in_200(status=502)``, ``Fault.finish_error(after_tokens=3,
+code=502)``, ``Fault.midstream_error(after_chunks=2, code=429)`` (code int or str),
+``Fault.malformed_sse(after_chunks=1)``, ``Fault.non_json_data(after_chunks=1)``,
+``Fault.drop_before()``, ``Fault.drop_midstream(after_chunks=2)``,
+``Fault.stall(seconds, after_chunks=None)``, ``Fault.truncated_json(after_chunks=0)``,
+``Fault.slow_body(seconds=0.5)``; ``fail_next(<int>)`` is ``Fault.http(<int>)``.
+Model ids ``test/error-<status>`` always fail with that status (``test/error-200``:
+error inside a 200 body; ``test/error-midstream``: mid-stream error chunk).
+``chaos=p``: each completion request, with probability p (seeded by chaos_seed),
+gets a random 429 (Retry-After: 0), 500, 502, 503, dropped connection, truncated
+JSON, 200-with-error or slow body.
+
+Run standalone: ``python -m tests.fake_server [--port N] [--latency S]
+[--chunk-delay S] [--chaos P]`` prints ``OPENROUTER_BASE_URL=...`` and serves until
+SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import collections
+import random
+import socket
+import threading
+import time
+
+from tests.fake_bodies import Job, generation_stats
+from tests.fake_faults import Fault, chaos_fault, fault_for_model
+from tests.fake_handler import PREFIX, Recorded, _Handler, _Server
+
+__all__ = ["FakeOpenRouter", "Fault", "Recorded"]
+
+
+class FakeOpenRouter:
+    def __init__(self, *, latency: float = 0.0, chunk_delay: float = 0.0,
+                 require_key: str | None = None, chaos: float = 0.0, chaos_seed: int = 0,
+                 completions_logprobs_style: str = "legacy", usage_style: str = "after_finish",
+                 port: int = 0) -> None:
+        self.latency, self.chunk_delay, self.chaos = latency, chunk_delay, chaos
+        self.require_key = require_key
+        self.completions_logprobs_style = completions_logprobs_style
+        self.usage_style = usage_style
+        self.key_limit: float | None = None  # USD cap reported by GET /key
+        self.requests: list[Recorded] = []
+        self._port = port
+        self._lock = threading.Lock()
+        self._faults: collections.deque[Fault] = collections.deque()
+        self._chaos_rng = random.Random(chaos_seed)
+        self._generations: dict[str, dict] = {}
+        self._usage = 0.0
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---
+    def start(self) -> FakeOpenRouter:
+        self._stopping.clear()
+        self._httpd = _Server(("127.0.0.1", self._port), _Handler)
+        self._httpd.fake = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openrouter", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()  # wakes handlers sleeping in latency/stall/chunk_delay
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:  # idle keep-alive connections would otherwise live on
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> FakeOpenRouter:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FakeOpenRouter is not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PREFIX}"
+
+    # --- test controls ---
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+
+    @property
+    def last(self) -> Recorded:
+        with self._lock:
+            return self.requests[-1]
+
+    def fail_next(self, fault: Fault | int, count: int = 1) -> None:
+        f = Fault.coerce(fault)
+        with self._lock:
+            self._faults.extend([f] * count)
+
+    # --- used by the handler ---
+    def _record(self, rec: Recorded) -> None:
+        with self._lock:
+            self.requests.append(rec)
+
+    def _fault_for(self, body: object) -> Fault | None:
+        """Queued fault first, then a test/error-<status> model, then chaos."""
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+        model = body.get("model") if isinstance(body, dict) else None
+        fault = fault_for_model(model) if isinstance(model, str) else None
+        if fault is None and self.chaos > 0:
+            with self._lock:
+                if self._chaos_rng.random() < self.chaos:
+                    fault = chaos_fault(self._chaos_rng)
+        return fault
+
+    def _served(self, job: Job, started: float, fault: Fault | None) -> None:
+        finish = "error" if fault and fault.kind in ("midstream", "finish_error") else job.gen.finish_reason
+        stats = generation_stats(job, int((time.monotonic() - started) * 1000), job.stream, finish)
+        with self._lock:
+            self._usage += job.cost
+            self._generations[job.gen_id] = stats
+
+    def _key_info(self) -> dict:
+        key = self.require_key or "sk-or-v1-fake0000000000000000key"
+        with self._lock:
+            used = self._usage
+        limit = self.key_limit
+        return {"data": {
+            "label": f"{key[:12]}...{key[-3:]}", "limit": limit,
+            "limit_remaining": None if limit is None else max(0.0, limit - used),
+            "limit_reset": None, "usage": used, "usage_daily": used, "usage_weekly": used,
+            "usage_monthly": used, "byok_usage": 0, "byok_usage_daily": 0,
+            "byok_usage_weekly": 0, "byok_usage_monthly": 0, "include_byok_in_limit": False,
+            "is_free_tier": False, "is_management_key": False, "is_provisioning_key": False,
+            "expires_at": None, "rate_limit": {"requests": -1, "interval": "10s",
+                                               "note": "This field is deprecated"}}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(prog="python -m tests.fake_server", description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--chunk-delay", type=float, default=0.0)
+    ap.add_argument("--chaos", type=float, default=0.0)
+    ap.add_argument("--chaos-seed", type=int, default=0)
+    ap.add_argument("--require-key", default=None)
+    ap.add_argument("--completions-logprobs-style", choices=("legacy", "chat"), default="legacy")
+    args = ap.parse_args(argv)
+    srv = FakeOpenRouter(port=args.port, latency=args.latency, chunk_delay=args.chunk_delay,
+                         chaos=args.chaos, chaos_seed=args.chaos_seed, require_key=args.require_key,
+                         completions_logprobs_style=args.completions_logprobs_style).start()
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    print(f"OPENROUTER_BASE_URL={srv.base_url}", flush=True)
+    while not done.wait(0.5):  # a plain wait() would delay signal handling on some platforms
+        pass
+    srv.stop()
+
+
+if __name__ == "__main__":
+    main()

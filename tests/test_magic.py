@@ -4,7 +4,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from or_magic.result import Result
-from tests.conftest import FAKE_KEY
+from tests.constants import FAKE_KEY
 
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 CHAT = "openai/gpt-4o-mini"

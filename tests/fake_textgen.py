@@ -80,9 +80,10 @@ N_UNITS = len(UNITS)
 _MULTI = frozenset(i for i, u in enumerate(UNITS) if len(u) > 1)
 N_ROWS = 512
 # A forced continuation byte of a split emoji is near-certain; alternatives are other
-# continuation bytes, far less likely. 20 of them so top_logprobs=20 is always filled.
+# continuation bytes, so unlikely that all probabilities still sum below 1; 20 of them
+# so top_logprobs=20 is always filled.
 FORCED_LP = -1.2e-06
-_CONT_ALTS = [(b, -14.0 - 0.37 * k) for k, b in enumerate(range(0x80, 0x80 + 21))]
+_CONT_ALTS = [(b, -17.0 - 0.37 * k) for k, b in enumerate(range(0x80, 0x80 + 21))]
 
 
 def _build_rows() -> tuple[list[list[float]], list[list[float]], list[list[int]]]:

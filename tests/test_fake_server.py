@@ -225,7 +225,7 @@ def test_completions_chat_style_logprobs(srv, client):
 def test_big_logprob_response_is_fast(client):
     t = time.perf_counter()
     r = client.post(CHAT, json=chat(seed=1, logprobs=True, top_logprobs=20, max_tokens=4096))
-    assert time.perf_counter() - t < 1.5
+    assert time.perf_counter() - t < 2.5  # ~0.3 s here; generous for a shared machine
     assert len(r.json()["choices"][0]["logprobs"]["content"]) == 4096
 
 

@@ -32,6 +32,7 @@ class CallOptions:
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     return parser
 
 
@@ -104,7 +107,8 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
-                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
+                       widgets=ns.widgets)
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

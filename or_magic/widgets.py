@@ -1,8 +1,8 @@
 """The `--widgets` panel: controls above the output that re-run the cell text.
 
 The only module that imports ipywidgets, and it is imported only when a panel is made.  It maps
-widget values to the keyword arguments of `panel.run_with` and shows what comes back; the
-logic (what is sent, when, and the runs table) lives in `panel.py`.  Every bound comes from
+widget values to the keyword arguments of `panel_logic.run_with` and shows what comes back; the
+logic (what is sent, when, and the runs table) lives in `panel_logic.py`.  Every bound comes from
 `params.PARAMS`, the table the option parser uses.
 """
 
@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from .errors import ORMagicError
 from .options import CallOptions
-from .panel import REST_POSITION, RunGate, RunLog, initial_values, run_with, timed
+from .panel_logic import REST_POSITION, RunGate, RunLog, initial_values, run_with, timed
 from .params import PARAMS, check_params
 from .result import Result
 from .settings import Settings
@@ -211,13 +211,14 @@ def _error_html(error: BaseException | None) -> str:
 def panel(prompt: str, model: str | None = None, *, system: str | None = None, endpoint: str | None = None,
           stream: bool | None = None, extra: Mapping[str, Any] | None = None,
           variables: Mapping[str, Any] | None = None, settings: Settings | None = None,
-          run: bool = True, **params: Any) -> Panel:
+          run: bool = True, delay: float = 0.3, timer: Any = threading.Timer, **params: Any) -> Panel:
     """The `--widgets` panel from Python: `panel("Write a haiku", model="openai/gpt-4o-mini", temperature=0.7)`.
 
     `params` are single values with wire names (temperature, top_p, seed, ...), checked as the
-    magic checks them; `run=False` shows the panel without a first run.
+    magic checks them; `run=False` shows the panel without a first run; `delay` is the auto-run
+    debounce in seconds (`timer` replaces threading.Timer, for tests).
     """
     checked = check_params(params)
     options = CallOptions(models=[model] if model else [], params={k: [v] for k, v in checked.items()},
                           system=system, endpoint=endpoint, stream=stream, extra=dict(extra or {}))
-    return Panel(prompt, options, settings or Settings(), variables, run=run)
+    return Panel(prompt, options, settings or Settings(), variables, run=run, delay=delay, timer=timer)

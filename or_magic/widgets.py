@@ -92,6 +92,15 @@ class Panel:
                            w.HBox([self.run_button, self.auto, self.status]), self.output, self.table],
                           layout=w.Layout(border="1px solid #ddd", padding="6px"))
         self.box.add_class("or-magic-panel")
+        self._name_for_css()
+
+    def _name_for_css(self) -> None:
+        """CSS classes naming each control, so a browser (and the browser test) can find them."""
+        named = {"model": self.model, "logprobs": self.logprobs, "run": self.run_button, "auto": self.auto,
+                 "status": self.status, "output": self.output, "runs": self.table, **self.values_widgets,
+                 **{f"{name}-unset": box for name, box in self.unset.items()}}
+        for name, widget in named.items():
+            widget.add_class(f"or-magic-{name.replace('_', '-')}")
 
     def _pair(self, name: str) -> list[w.Widget]:
         return [self.values_widgets[name], self.unset[name]]

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .frames import format_cost
 from .options import CallOptions
-from .params import check_params
+from .errors import InvalidOption
+from .params import PARAMS, check_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,9 +40,15 @@ TextCallback = Callable[[str], None]
 def initial_values(options: CallOptions, default_model: str) -> dict[str, Any]:
     """The panel's starting values from a parsed line: the first model and each controlled
     parameter's first value (None when the line did not set it)."""
+    if len(options.models) > 1:
+        raise InvalidOption(f"--widgets shows one model at a time, but the line names {len(options.models)}: "
+                            "name one (the panel's model list has the others)")
     values: dict[str, Any] = {"model": (options.models or [default_model])[0]}
     for name in CONTROLLED:
         given = options.params.get(name)
+        if given and len(given) > 1:
+            raise InvalidOption(f"{PARAMS[name].flag} {','.join(map(str, given))}: --widgets sets one value at "
+                                "a time; give one value (sweeps work without --widgets)")
         values[name] = given[0] if given else None
     # --top-logprobs implies logprobs, so the switch starts on for it too.
     values["logprobs"] = bool(values["logprobs"]) or "top_logprobs" in options.params

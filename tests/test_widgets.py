@@ -135,6 +135,10 @@ def test_python_panel_sends_its_options_and_checks_them_first(server):
 def test_bad_magic_input_is_a_usage_error_before_any_request(shell, server):
     with pytest.raises(UsageError, match="--top-p 3"):
         shell.run(f"%%openrouter {CHAT} --widgets --top-p 3\nhi")
+    with pytest.raises(UsageError, match="--temperature 0.1,0.9: --widgets sets one value"):
+        shell.run(f"%%openrouter {CHAT} --widgets -t 0.1,0.9\nhi")
+    with pytest.raises(UsageError, match="one model at a time"):
+        shell.run(f"%%openrouter {CHAT},{INSTRUCT} --widgets\nhi")
     shell.ns["blank"] = " "
     with pytest.raises(UsageError, match="prompt is empty"):
         shell.run(f"%%openrouter {CHAT} --widgets\n{{blank}}")

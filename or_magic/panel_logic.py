@@ -70,8 +70,8 @@ def run_with(prompt: str, base: CallOptions, settings: "Settings", variables: Ma
              model: str, on_text: TextCallback | None = None, **values: Any) -> "Result":
     """One panel run: the cell text sent with these values (wire names) through `api.run_call`.
 
-    `on_text` receives the text as it streams, once `api.run_call` accepts such a callback
-    (the streaming work adds it); until then it is not called.
+    `on_text` receives each new piece of text of a streamed run, once `api.run_call` accepts
+    such a callback (the streaming work adds it); until then it is not called.
     """
     from . import api
 

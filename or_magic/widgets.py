@@ -163,8 +163,9 @@ class Panel:
         """The gate's action: one run, shown in the output area; never raises."""
         values = self.values()
         self.status.value = "running…"
+        self._streamed: list[str] = []
         result, error, seconds = timed(lambda: run_with(self.prompt, self.options, self.settings, self.variables,
-                                                        on_text=self._show_partial, **values))
+                                                        on_text=self._show_piece, **values))
         try:
             self.log.add(values, result, error, seconds)
             self._show(result, error)
@@ -184,9 +185,10 @@ class Panel:
         self.output.value = result._repr_html_()
         self.status.value = f"run {number} done"
 
-    def _show_partial(self, text: str) -> None:
-        """Streamed text so far (called by run_call once it streams)."""
-        self.output.value = f'<div style="white-space: pre-wrap">{html.escape(text)}</div>'
+    def _show_piece(self, piece: str) -> None:
+        """`on_text` for a streamed run: each new piece of text, shown appended to the ones before."""
+        self._streamed.append(piece)
+        self.output.value = f'<div style="white-space: pre-wrap">{html.escape("".join(self._streamed))}</div>'
 
     # --- the cell's value -------------------------------------------------------------
     @property

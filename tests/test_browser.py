@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
+from or_magic.settings import Settings
 from tests.constants import FAKE_KEY
 
 pytestmark = pytest.mark.browser
@@ -33,6 +34,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TOKEN = "or-magic-browser-test"
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Name a colour."
+STREAM = {"stream": True} if Settings().stream else {}  # the setting's default decides
 WAIT_MS = 120_000  # generous: JupyterLab, a kernel and ipywidgets load on a shared 2-core machine
 
 
@@ -134,8 +136,9 @@ def browser() -> Iterator[Any]:
 
 
 def _expected_text(server: Any, body: dict[str, Any]) -> str:
-    """What the server answers for this body (it is deterministic when a seed is set)."""
-    answer = httpx.post(f"{server.base_url}/chat/completions", json=body,
+    """What the server answers for this body (deterministic when a seed is set, streamed or not)."""
+    unstreamed = {k: v for k, v in body.items() if k != "stream"}
+    answer = httpx.post(f"{server.base_url}/chat/completions", json=unstreamed,
                         headers={"Authorization": f"Bearer {FAKE_KEY}"}, timeout=30)
     return answer.json()["choices"][0]["message"]["content"]
 
@@ -166,7 +169,7 @@ def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(lab, browser, 
     panel = page.locator(".or-magic-panel")
     panel.wait_for(state="visible")
     first = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "temperature": 0.3, "seed": 1,
-             "max_tokens": 12}
+             "max_tokens": 12, **STREAM}
     _wait_until(lambda: first in _chat_bodies(server), 60, "the first run's request")
     first_text = " ".join(_expected_text(server, first).split())
     page.locator(".or-magic-output").filter(has_text=first_text[:30]).wait_for()

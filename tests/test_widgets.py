@@ -22,6 +22,7 @@ from or_magic.widgets import Panel
 CHAT = "openai/gpt-4o-mini"
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
+STREAM = {"stream": True} if Settings().stream else {}  # the setting's default decides
 
 
 class FakeTimer:
@@ -70,7 +71,7 @@ def test_magic_line_sets_the_controls_and_the_first_request(shell, server):
     panel = shell.run(f"%%openrouter {CHAT} --widgets -t 0.3 --seed 7 --max-tokens 12 --top-k 5 -o r\nName a colour.")
     assert isinstance(panel, Panel)
     assert completion_requests(server)[-1].body == {"model": CHAT, "messages": MESSAGES, "temperature": 0.3,
-                                                    "seed": 7, "max_tokens": 12, "top_k": 5}
+                                                    "seed": 7, "max_tokens": 12, "top_k": 5, **STREAM}
     assert panel.values() == {"model": CHAT, "temperature": 0.3, "top_p": None, "seed": 7, "max_tokens": 12,
                               "logprobs": False}
     assert shell.ns["r"] is panel.result and panel.text == panel.result.text != ""
@@ -81,7 +82,7 @@ def test_magic_line_sets_the_controls_and_the_first_request(shell, server):
 
 def test_changed_widgets_give_exactly_that_body(shell, server):
     panel = shell.run(f"%%openrouter {CHAT} --widgets -o r\nName a colour.")
-    assert completion_requests(server)[-1].body == {"model": CHAT, "messages": MESSAGES}
+    assert completion_requests(server)[-1].body == {"model": CHAT, "messages": MESSAGES, **STREAM}
     first = shell.ns["r"]
     panel.values_widgets["temperature"].value = 1.35  # as a user drags it: its "default" box clears
     panel.values_widgets["seed"].value = 99
@@ -92,14 +93,15 @@ def test_changed_widgets_give_exactly_that_body(shell, server):
     assert panel.wait(30)
     assert completion_requests(server)[-1].body == {"model": INSTRUCT, "prompt": "Name a colour.",
                                                     "temperature": 1.35, "seed": 99, "max_tokens": 9,
-                                                    "logprobs": 1}
+                                                    "logprobs": 1, **STREAM}
     assert shell.ns["r"] is panel.result is not first
     assert len(panel.result.logprobs) == panel.result.df.completion_tokens[0] == 9
     panel.unset["temperature"].value = True  # back to the provider's default: left out again
     panel.unset["seed"].value = True
     panel.logprobs.value = False
     panel.run()
-    assert completion_requests(server)[-1].body == {"model": INSTRUCT, "prompt": "Name a colour.", "max_tokens": 9}
+    assert completion_requests(server)[-1].body == {"model": INSTRUCT, "prompt": "Name a colour.", "max_tokens": 9,
+                                                    **STREAM}
 
 
 def test_logprobs_switch_off_drops_top_logprobs_from_the_line(shell, server):
@@ -124,7 +126,7 @@ def test_python_panel_sends_its_options_and_checks_them_first(server):
     panel = or_magic.panel("Name a colour.", model=CHAT, temperature=0.2, top_p=0.5, system="Be brief.")
     assert completion_requests(server)[-1].body == {
         "model": CHAT, "messages": [{"role": "system", "content": "Be brief."}, *MESSAGES],
-        "temperature": 0.2, "top_p": 0.5}
+        "temperature": 0.2, "top_p": 0.5, **STREAM}
     with pytest.raises(InvalidOption, match="--temperature 7"):
         or_magic.panel("x", model=CHAT, temperature=7)
     with pytest.raises(InvalidOption, match="prompt is empty"):
@@ -245,7 +247,8 @@ def test_streamed_text_reaches_the_output_area_when_run_call_streams(server, mon
     original = api.run_call
 
     def streaming_run_call(prompt, options, settings, variables, on_done=None, on_text=None):
-        on_text("partial te")
+        on_text("partial ")
+        on_text("te")
         seen.append(panel.output.value)
         return original(prompt, options, settings, variables, on_done)
 

@@ -29,10 +29,10 @@ class CallOptions:
     system: str | None = None
     endpoint: str | None = None
     stream: bool | None = None  # None: the `stream` setting
+    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
-    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,12 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="chat or completions; default: completions for legacy instruct/base models, else chat")
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                       help="stream tokens into the output as they arrive (default: on for a single run)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
-    call.add_argument("--widgets", action="store_true",
-                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     return parser
 
 
@@ -106,9 +106,9 @@ def parse_line(line: str) -> CallOptions:
     if ns.out is not None and not ns.out.isidentifier():
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
-    return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
-                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
-                       widgets=ns.widgets)
+    return CallOptions(models=models, widgets=ns.widgets,
+                       params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

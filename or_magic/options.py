@@ -77,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_param(sampling, param)
     call = parser.add_argument_group("call")
     call.add_argument("--system", metavar="TEXT", help="system message (chat) or prompt prefix (completions)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     call.add_argument("--endpoint", choices=ENDPOINTS,
                       help="chat or completions; default: completions for legacy instruct/base models, else chat")
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                       help="stream tokens into the output as they arrive (default: on for a single run)")
-    call.add_argument("--widgets", action="store_true",
-                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",

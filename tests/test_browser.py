@@ -9,6 +9,7 @@ it).  A screenshot is saved to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -74,8 +75,8 @@ def _status_ok(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def jupyterlab(tmp_path: Path) -> Iterator[str]:
     """JupyterLab serving a temporary directory with the test notebook; yields its base URL."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -118,15 +119,21 @@ def _stop_lab(url: str, process: subprocess.Popen) -> None:
         process.kill()
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+def require_chromium() -> None:
+    """A missing browser fails the test (it must run in CI), with the fix in the message."""
+    if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
                     ".ci/run does this in CI")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         pytest.fail("playwright is not installed: pip install -e '.[test]'")
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -156,8 +163,21 @@ def _set_slider(page: Any, css: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(lab, browser, server):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(tmp_path, server):
+    require_chromium()
+    with jupyterlab(tmp_path) as lab, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            drive_the_panel(page, lab, server)
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)  # what the page showed when it failed, for CI logs
+            page.screenshot(path=str(ARTIFACTS / "widgets-panel-failure.png"), full_page=True)
+            raise
+
+
+def drive_the_panel(page: Any, lab: str, server: Any) -> None:
+    from playwright.sync_api import expect
+
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{lab}/lab/tree/widgets.ipynb?token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
@@ -185,9 +205,11 @@ def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(lab, browser, 
     _wait_until(lambda: second in _chat_bodies(server), 60, f"a request with {second}")
     second_text = " ".join(_expected_text(server, second).split())
     assert second_text != first_text
-    page.locator(".or-magic-output").filter(has_text=second_text[:30]).wait_for()
+    output = page.locator(".or-magic-output")
+    expect(output).to_contain_text(second_text[:30], timeout=WAIT_MS)
+    assert first_text[:30] not in " ".join(output.inner_text().split())
     rows = page.locator(".or-magic-runs tbody tr")
-    _wait_until(lambda: rows.count() == 2, 60, "two rows in the runs table")
+    expect(rows).to_have_count(2, timeout=WAIT_MS)
     assert "1.5" in rows.first.inner_text() and "123" in rows.first.inner_text()
     assert "run 2 done" in page.locator(".or-magic-status").inner_text()
 

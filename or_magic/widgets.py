@@ -26,11 +26,14 @@ UNSET_LABEL = {"temperature": "default", "top_p": "default", "seed": "random", "
 _STYLE = {"description_width": "initial"}
 
 
-def _slider(name: str) -> w.FloatSlider:
+def _slider(name: str, start: float | None) -> w.FloatSlider:
     param = PARAMS[name]
     low = param.low + SLIDER_STEP if param.low_open else param.low  # e.g. top_p in (0, 1]
-    return w.FloatSlider(value=REST_POSITION[name], min=low, max=param.high, step=SLIDER_STEP,
-                         description=name, readout_format=".2f", continuous_update=False, style=_STYLE)
+    if start is not None:
+        low = min(low, start)  # a valid value from the line below one step (top_p 0.01) is kept, not clamped
+    value = REST_POSITION[name] if start is None else start
+    return w.FloatSlider(value=value, min=low, max=param.high, step=SLIDER_STEP, description=name,
+                         readout_format=".2f", continuous_update=False, style=_STYLE)
 
 
 def _int_box(name: str) -> w.IntText:
@@ -68,7 +71,8 @@ class Panel:
                                 ensure_option=False, continuous_update=False, description="model",
                                 placeholder="model id", layout=w.Layout(width="420px"), style=_STYLE)
         self.values_widgets: dict[str, w.ValueWidget] = {
-            "temperature": _slider("temperature"), "top_p": _slider("top_p"),
+            "temperature": _slider("temperature", start["temperature"]),
+            "top_p": _slider("top_p", start["top_p"]),
             "seed": _int_box("seed"), "max_tokens": _int_box("max_tokens")}
         self.unset: dict[str, w.Checkbox] = {}
         for name, widget in self.values_widgets.items():
@@ -142,7 +146,8 @@ class Panel:
             self.values_widgets[name].value = value
             self.unset[name].value = False
         else:
-            raise ValueError(f"the panel has no control for {name!r}; it controls model, {', '.join(self.unset)}, logprobs")
+            raise ValueError(f"the panel has no control for {name!r}; "
+                             f"it controls model, {', '.join(self.unset)}, logprobs")
 
     def run(self, wait: bool = True, timeout: float = 60.0) -> Result | None:
         """Run with the current values, as the Run button does; by default wait for the result."""

@@ -120,6 +120,8 @@ def test_bounds_come_from_the_parameter_table(shell, server):
     assert (temperature.min, temperature.max) == (PARAMS["temperature"].low, PARAMS["temperature"].high)
     assert top_p.max == PARAMS["top_p"].high and PARAMS["top_p"].low < top_p.min  # (0, 1]: 0 excluded
     assert completion_requests(server) == []  # run=False sends nothing
+    tiny = or_magic.panel("Name a colour.", model=CHAT, top_p=0.01, run=False)  # valid, below one step
+    assert tiny.values()["top_p"] == 0.01 and tiny.values_widgets["top_p"].min > PARAMS["top_p"].low
 
 
 def test_python_panel_sends_its_options_and_checks_them_first(server):

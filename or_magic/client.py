@@ -171,7 +171,8 @@ def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_t
     if not isinstance(chunk, dict):
         raise TransportError("the stream sent a chunk that is not a JSON object", partial=assembler.text)
     piece = assembler.add(chunk)
-    check_choices(chunk, key, partial=assembler.text)
+    if "error" in chunk or assembler.error_finish:  # the text so far is joined only when needed
+        check_choices(chunk, key, partial=assembler.text)
     if piece and on_text is not None:
         on_text(piece)
 

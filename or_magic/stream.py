@@ -55,6 +55,7 @@ class StreamAssembler:
         self.usage: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.chunks = 0
+        self.error_finish = False  # some choice finished with "error"
         self._choices: dict[int, _Choice] = {}
 
     @property
@@ -101,6 +102,7 @@ class StreamAssembler:
             state.pieces.append(piece)
         if choice.get("finish_reason") is not None:
             state.finish_reason = choice["finish_reason"]
+            self.error_finish = self.error_finish or state.finish_reason == "error"
             state.native_finish_reason = choice.get("native_finish_reason", state.native_finish_reason)
         if choice.get("error") is not None:
             state.error = choice["error"]

@@ -312,3 +312,45 @@ def test_in_a_kernel_the_live_output_updates_then_leaves_one_execute_result(serv
     assert messages.count("display_data") == 1 and messages.count("clear_output") == 1
     assert 3 <= messages.count("update_display_data") <= 40  # live, but coalesced (200 chunks)
     assert nb.cells[3].outputs[0].data["text/plain"] == "('length', True, True)"
+
+
+def test_interrupting_the_kernel_mid_stream_keeps_the_partial_result(server):
+    """The ⏹ button: SIGINT to a real kernel while text is arriving."""
+    from jupyter_client.manager import start_new_kernel
+
+    server.chunk_delay = 0.02  # 400 chunks: ~8 s of streaming unless interrupted
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive("%load_ext or_magic", timeout=60)
+        msg_id = kc.execute(f"%%openrouter {CHAT} --seed 3 --max-tokens 400 -o r\nhello")
+        messages = _iopub_until(kc, msg_id, stop_at="update_display_data")
+        km.interrupt_kernel()
+        messages += _iopub_until(kc, msg_id, stop_at="idle")
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        results = [m for m in messages if m["msg_type"] == "execute_result"]
+        assert len(results) == 1 and "interrupted" in results[0]["content"]["data"]["text/plain"]
+        seen = []
+        kc.execute_interactive("print(r.df.finish_reason[0], 0 < len(r.text) < 400 * 2)", timeout=30,
+                               output_hook=lambda m: seen.append(m["content"].get("text", "")))
+        assert "".join(seen).strip() == "cancelled True"
+        server.chunk_delay = 0
+        seen.clear()
+        kc.execute_interactive(f"%%openrouter {CHAT} --seed 3 --max-tokens 20 -o s\nhello", timeout=30)
+        kc.execute_interactive("print(s.df.finish_reason[0])", timeout=30,
+                               output_hook=lambda m: seen.append(m["content"].get("text", "")))
+        assert "".join(seen).strip() == "length"  # the kernel is ready for the next cell
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _iopub_until(kc, msg_id, stop_at):
+    got = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=30)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        got.append(msg)
+        if msg["msg_type"] == stop_at or (msg["msg_type"] == "status" and msg["content"]["execution_state"] == stop_at):
+            return got

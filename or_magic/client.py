@@ -81,7 +81,7 @@ class Client:
             try:
                 response = self._http.send(request, stream=stream)
                 if stream and response.status_code >= 400:
-                    _read_error_body(response)
+                    _read_whole(response)
             except httpx.TimeoutException as exc:
                 failure: Exception = TimeoutError(_timeout_text(self.settings, exc))
                 status, headers, error = None, {}, {}
@@ -120,7 +120,8 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
     `body`).  Ctrl-C (KeyboardInterrupt, also from `on_text`) closes the connection at once and
     raises StreamCancelled with the partial body, whose finish_reason is "cancelled".
     """
-    if response.status_code >= 400:
+    if response.status_code >= 400 or response.headers.get("content-type", "").startswith("application/json"):
+        _read_whole(response)  # an error, or a server that does not stream: one plain body
         return check_answer(response.status_code, response.headers, response.content, key)
     assembler = StreamAssembler()
     try:
@@ -183,8 +184,8 @@ def _kept(error: Exception, assembler: StreamAssembler) -> Exception:
     return error
 
 
-def _read_error_body(response: httpx.Response) -> None:
-    """An error answer to a stream request is plain JSON: read it whole, free the connection."""
+def _read_whole(response: httpx.Response) -> None:
+    """Read a plain-JSON answer to a stream request (an error, say) whole and free the connection."""
     try:
         response.read()
     finally:

@@ -354,3 +354,33 @@ def _iopub_until(kc, msg_id, stop_at):
         got.append(msg)
         if msg["msg_type"] == stop_at or (msg["msg_type"] == "status" and msg["content"]["execution_state"] == stop_at):
             return got
+
+
+def _mock_client(monkeypatch, handler):
+    import httpx
+
+    from or_magic.client import Client
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-unit")
+    return Client(Settings(base_url="http://127.0.0.1:9/api/v1", max_retries=0),
+                  transport=httpx.MockTransport(handler), on_retry=None)
+
+
+def test_a_server_that_ignores_stream_true_answers_with_plain_json(monkeypatch):
+    import httpx
+
+    body = {"id": "gen-1", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"},
+                                        "finish_reason": "stop"}]}
+    client = _mock_client(monkeypatch, lambda request: httpx.Response(200, json=body))
+    assert client.stream("chat", {"model": "m"}) == body
+
+
+def test_a_stream_that_ends_early_is_an_error_not_a_short_answer(monkeypatch):
+    import httpx
+
+    sse = b'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
+    client = _mock_client(monkeypatch, lambda request: httpx.Response(
+        200, content=sse, headers={"content-type": "text/event-stream"}))
+    with pytest.raises(TransportError, match="ended before the answer did") as err:
+        client.stream("chat", {"model": "m"})
+    assert err.value.partial == "Hel" and err.value.body["choices"][0]["message"]["content"] == "Hel"

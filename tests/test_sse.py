@@ -91,3 +91,14 @@ def test_cancel_marks_unfinished_choices():
     empty = StreamAssembler()
     empty.cancel()
     assert Completion.from_response(empty.body()).finish_reason == "cancelled"
+
+
+@given(st.lists(st.binary(max_size=64), max_size=8))
+def test_arbitrary_bytes_give_payloads_or_an_sse_error_never_anything_else(pieces):
+    parser = SSEParser()
+    try:
+        for piece in pieces:
+            assert all(isinstance(p, bytes) for p in parser.feed(piece))
+        parser.close()
+    except SSEError as exc:
+        assert "not a server-sent-events line" in str(exc)

@@ -102,6 +102,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         notes.append(f"interrupted: kept the {len(runs[0].text)} characters received (finish_reason 'cancelled')")
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:
+        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 

@@ -74,8 +74,11 @@ class OpenRouterMagics(Magics):
             result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns, on_text=live)
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
-        except BaseException:
+        except BaseException as exc:
             live.abandon()  # the partial text stays on screen, above the error
+            partial = getattr(exc, "result", None)
+            if partial is not None and options.out:  # and in -o NAME, with the error in its row
+                self.shell.user_ns[options.out] = partial
             raise
         if options.out:
             self.shell.user_ns[options.out] = result

@@ -282,11 +282,14 @@ def test_terminal_magic_interrupted_keeps_partial_result(shell, server, capsys, 
     assert again.df.finish_reason[0] == "length" and again.text.startswith(value.text)
 
 
-def test_terminal_magic_error_leaves_partial_text_above_the_error(shell, server, capsys):
+def test_terminal_magic_error_leaves_partial_text_above_the_error_and_in_the_out_variable(shell, server, capsys):
     server.fail_next(Fault.midstream_error(after_chunks=4))
     with pytest.raises(RateLimitError) as err:
-        shell.run(f"%%openrouter {CHAT} --seed 3 --max-tokens 30\nhello")
+        shell.run(f"%%openrouter {CHAT} --seed 3 --max-tokens 30 -o r\nhello")
     assert capsys.readouterr().out.startswith(err.value.partial) and err.value.partial
+    kept = shell.ns["r"]
+    assert kept is err.value.result and kept.text == err.value.partial
+    assert "HTTP 429" in kept.df.error[0] and kept.raw["choices"][0]["message"]["content"] == kept.text
 
 
 def test_in_a_kernel_the_live_output_updates_then_leaves_one_execute_result(server):

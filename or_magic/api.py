@@ -13,7 +13,8 @@ from .params import PARAMS, check_params
 from .prompt import fill_template
 from .result import Result
 from .settings import Settings
-from .sweep import Plan, RunHook, plan_runs, run_sequentially
+from .stream import StreamCancelled
+from .sweep import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,11 +40,13 @@ def client_for(settings: Settings) -> "Client":
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+             settings: Settings | None = None, on_done: RunHook | None = None,
+             on_text: TextHook | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
@@ -51,7 +54,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
@@ -82,12 +85,24 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None) -> Result:
-    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+             on_done: RunHook | None = None, on_text: TextHook | None = None) -> Result:
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run.
+
+    A single streamed run calls `on_text` with each new piece of text; if it is interrupted, the
+    partial result (finish_reason "cancelled") is returned.  Sweeps never call `on_text`.
+    """
     plan, notes = prepare(prompt, options, settings, variables)
-    runs = run_sequentially(client_for(settings), plan, on_done)
+    single = len(plan.runs) == 1
+    try:
+        runs = run_sequentially(client_for(settings), plan, on_done, on_text if single else None)
+    except StreamCancelled:
+        if not single:
+            raise
+        runs = plan.runs
+        notes.append(f"interrupted: kept the {len(runs[0].text)} characters received (finish_reason 'cancelled')")
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:
+        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 

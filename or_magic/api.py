@@ -11,7 +11,7 @@ from .errors import APIError, InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
 from .prompt import fill_template
-from .result import Result
+from .result import Result, Run
 from .settings import Settings
 from .sweep import Plan, RunHook, plan_runs, run_sequentially
 
@@ -25,8 +25,10 @@ _clients: dict[tuple[Any, ...], "Client"] = {}
 
 def client_for(settings: Settings) -> "Client":
     """A pooled client for these settings (and the key currently in the environment)."""
+    from .apikey import ensure_key
     from .client import Client
 
+    ensure_key(settings)
     # The key is part of the identity (a changed key needs a new client) but is hashed so the
     # pool's keys never hold it in clear.
     identity = (settings, hash(settings.api_key()))
@@ -39,16 +41,19 @@ def client_for(settings: Settings) -> "Client":
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+             settings: Settings | None = None, on_done: RunHook | None = None, cache: bool | None = None,
+             **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
-        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
+        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
+        cache=cache)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
@@ -83,13 +88,51 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
              on_done: RunHook | None = None) -> Result:
-    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run.
+
+    Every run, failed or not, is recorded in the history (unless `settings.history` is off)
+    before `on_done` sees it and before anything is displayed.
+    """
     plan, notes = prepare(prompt, options, settings, variables)
-    runs = run_sequentially(client_for(settings), plan, on_done)
+    hook = _recording(settings, on_done)
+    to_send = plan.runs
+    if settings.cache if options.cache is None else options.cache:
+        to_send = _answer_from_cache(plan.runs, settings, hook)
+    if to_send:
+        run_sequentially(client_for(settings), Plan(to_send, plan.axes), hook)
+    runs = plan.runs
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:
         raise runs[0].error
     return result
+
+
+def _recording(settings: Settings, on_done: RunHook | None) -> RunHook | None:
+    """`on_done`, preceded by writing the run to the history."""
+    from .runlog import recorder
+
+    record = recorder(settings)
+    if record is None:
+        return on_done
+
+    def hook(run: Run) -> None:
+        record(run)
+        if on_done is not None:
+            on_done(run)
+
+    return hook
+
+
+def _answer_from_cache(runs: list[Run], settings: Settings, hook: RunHook | None) -> list[Run]:
+    """Fill the runs the history can answer (calling `hook` for each); return the rest."""
+    from .cache import answer_from_cache
+    from .runlog import open_history, resolve_path
+
+    to_send = answer_from_cache(runs, open_history(resolve_path(settings)), settings.resolved_base_url())
+    for run in runs:
+        if run.cached and hook is not None:
+            hook(run)
+    return to_send
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

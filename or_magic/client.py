@@ -63,37 +63,56 @@ class Client:
         return check_answer(response.status_code, response.headers, response.content, self._key)
 
     def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None) -> httpx.Response:
+        """Send, retrying what is worth retrying; the last answer (or failure) is the caller's."""
         max_retries = max(0, self.settings.max_retries)
         for attempt in range(max_retries + 1):
-            request = self._http.build_request(method, path, json=body, params=params)
-            try:
-                response = self._http.send(request)
-            except httpx.TimeoutException as exc:
-                failure: Exception = TimeoutError(_timeout_text(self.settings, exc))
-                status, headers, error = None, {}, {}
-            except httpx.TransportError as exc:
-                failure = TransportError(f"could not reach {self.base_url}: {_scrub(str(exc), self._key)}")
-                status, headers, error = None, {}, {}
-            else:
-                if response.status_code < 400:
-                    return response
-                status, headers = response.status_code, response.headers
-                error = error_fields(response.content)
-                failure = None  # type: ignore[assignment]
+            response, failure, status, error = self._attempt(method, path, body, params)
+            if response is not None and status is None:
+                return response
             retryable = status is None or should_retry(status, error)
+            headers = response.headers if response is not None else {}
             delay = retry_delay(attempt, headers, error) if retryable and attempt < max_retries else None
             if delay is None:
                 if failure is not None:
                     raise failure
-                return response
-            self._notice(status, delay, attempt + 1, max_retries)
+                return response  # type: ignore[return-value]  # check_answer raises its error
+            self._notice(status, delay, attempt + 1, max_retries, _ok_trouble(response, error))
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int) -> None:
+    def _attempt(self, method: str, path: str, body: Any,
+                 params: Any) -> tuple[httpx.Response | None, Exception | None, int | None, dict[str, Any]]:
+        """One request: (answer, failure, status to judge a retry by (None: usable), error fields)."""
+        request = self._http.build_request(method, path, json=body, params=params)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:  # nothing received: worth another attempt
+            return None, TimeoutError(_timeout_text(self.settings, exc)), None, {}
+        except httpx.TransportError as exc:
+            return None, self._unreachable(exc), None, {}
+        try:
+            response.read()
+        except httpx.TimeoutException as exc:
+            # The answer had begun: the server is working but slow, and a repeat is billed again.
+            response.close()
+            raise TimeoutError(_timeout_text(self.settings, exc)) from None
+        except httpx.TransportError as exc:  # dropped mid-answer: nothing usable arrived
+            response.close()
+            return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
+        if response.status_code >= 400:
+            return response, None, response.status_code, error_fields(response.content)
+        status, error = unusable_ok(response.content)
+        return response, None, status, error
+
+    def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
+        return TransportError(f"{what or f'could not reach {self.base_url}'}: {_scrub(str(exc), self._key)}")
+
+    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int,
+                what: str | None = None) -> None:
         if self.on_retry is not None:
-            what = {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
-            self.on_retry(f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})")
+            what = what or {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
+            notice = f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})"
+            self.on_retry(_scrub(notice, self._key))
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
@@ -120,6 +139,42 @@ def _timeout_text(settings: Settings, exc: Exception) -> str:
 
 def _scrub(text: str, key: str | None) -> str:
     return text.replace(key, "sk-…(redacted)") if key else text
+
+
+def _ok_trouble(response: httpx.Response | None, error: dict[str, Any]) -> str | None:
+    """How to name a retried HTTP 200 in the notice (None: it was not a 200)."""
+    if response is None or response.status_code >= 400:
+        return None
+    return f"error inside HTTP 200 ({str(error.get('message') or error.get('code'))[:60]})" if error \
+        else "truncated answer"
+
+
+BAD_BODY = 502  # an HTTP 200 whose body is not JSON is judged like a bad gateway: worth retrying
+
+
+def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any]]:
+    """How to judge an HTTP 200 answer: (None, {}) when it is usable or final, else the status
+    and error fields to decide a retry by.
+
+    Retried (when the status says so): a body that is not JSON (truncated), and an error inside
+    the 200 (top-level `error`, or a choice that finished with `error`) that came with no text.
+    Not retried: an error that came with partial text, which was paid for and is kept as the
+    error's `partial`; asking again would bill the whole answer a second time.
+    """
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return BAD_BODY, {}
+    if not isinstance(data, dict):
+        return BAD_BODY, {}
+    error = data.get("error")
+    for choice in _choices(data):
+        if error is None and isinstance(choice, dict) and choice.get("finish_reason") == "error":
+            error = choice.get("error") or {}
+    if not isinstance(error, dict) or _partial_text(data):
+        return None, {}
+    code = error.get("code") if isinstance(error.get("code"), int) else error.get("http_status")
+    return (code if isinstance(code, int) else BAD_BODY), error
 
 
 def error_fields(content: bytes) -> dict[str, Any]:
@@ -168,15 +223,20 @@ def check_choices(data: dict[str, Any], key: str | None) -> None:
     """Raise for a top-level `error` or a choice that finished with an error (both seen in 200s)."""
     if isinstance(data.get("error"), dict):
         raise api_error(None, data["error"], key, partial=_partial_text(data))
-    for choice in data.get("choices") or []:
+    for choice in _choices(data):
         if isinstance(choice, dict) and choice.get("finish_reason") == "error":
             error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
             raise api_error(None, error, key, fallback="the provider stopped with an error",
                             partial=_partial_text(data))
 
 
+def _choices(data: dict[str, Any]) -> list[Any]:
+    choices = data.get("choices")
+    return choices if isinstance(choices, list) else []
+
+
 def _partial_text(data: dict[str, Any]) -> str:
-    choices = data.get("choices") or [{}]
+    choices = _choices(data) or [{}]
     first = choices[0] if isinstance(choices[0], dict) else {}
     message = first.get("message") if isinstance(first.get("message"), dict) else {}
     return str(message.get("content") or first.get("text") or "")

@@ -18,7 +18,7 @@ import httpx
 from . import __version__
 from .errors import APIError, ConfigError, TimeoutError, TransportError, error_class_for
 from .params import COMPLETIONS
-from .retry import retry_delay, should_retry
+from .retry import daily_cap_hint, retry_delay, should_retry
 from .settings import Settings
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
@@ -141,6 +141,12 @@ def _scrub(text: str, key: str | None) -> str:
     return text.replace(key, "sk-…(redacted)") if key else text
 
 
+def _scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
+    """`value` with the key removed from every string in it (servers echo odd things in metadata)."""
+    text = json.dumps(value, default=str)
+    return json.loads(_scrub(text, key)) if key and key in text else value
+
+
 def _ok_trouble(response: httpx.Response | None, error: dict[str, Any]) -> str | None:
     """How to name a retried HTTP 200 in the notice (None: it was not a 200)."""
     if response is None or response.status_code >= 400:
@@ -200,7 +206,7 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
         message += f": {str(raw)[:300]}"
     cls = error_class_for(status if isinstance(status, int) else None)
     return cls(status if isinstance(status, int) else None, _scrub(message, key), code=code,
-               metadata=metadata, partial=partial)
+               metadata=_scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error))
 
 
 def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:

@@ -105,3 +105,14 @@ def test_defaults_follow_the_reasoning():
     s = Settings()
     # Like the openai SDK: two retries, and a read timeout long enough for a long generation.
     assert s.max_retries == 2 and s.timeout == 600 and s.connect_timeout == 10
+
+
+def test_free_tier_daily_cap_says_when_it_resets_and_is_not_retried(server):
+    import or_magic
+    from or_magic.errors import RateLimitError
+    from tests.fake_faults import Fault
+
+    server.fail_next(Fault.free_tier_daily())
+    with pytest.raises(RateLimitError, match=r"resets at \d{4}-\d\d-\d\d 00:00 UTC; not retried") as err:
+        or_magic.complete("hi", "meta-llama/llama-3.1-8b-instruct:free")
+    assert len(server.requests) == 1 and "free-models-per-day" in str(err.value)

@@ -66,8 +66,7 @@ def server_delay(headers: Mapping[str, str], now: float | None = None) -> float 
         value = lower["retry-after"]
         seconds = _number(value)
         if seconds is None:
-            parsed = email.utils.parsedate_to_datetime(value) if _looks_like_date(value) else None
-            seconds = parsed.timestamp() - now if parsed else None
+            seconds = _http_date(value, now)
         candidates.append(seconds)
     if "x-ratelimit-reset" in lower:
         reset_ms = _number(lower["x-ratelimit-reset"])
@@ -102,5 +101,11 @@ def _number(value: Any, scale: float = 1.0) -> float | None:
         return None
 
 
-def _looks_like_date(value: str) -> bool:
-    return any(ch.isalpha() for ch in value)
+def _http_date(value: str, now: float) -> float | None:
+    """Seconds until an HTTP date such as `Wed, 21 Oct 2026 07:28:00 GMT`; None for anything else."""
+    if not any(ch.isalpha() for ch in value):
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError, OverflowError, IndexError):  # a broken proxy's header
+        return None

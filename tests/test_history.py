@@ -172,3 +172,10 @@ def test_filter_parsing():
         parse_filters('--grep "unclosed')
     with pytest.raises(InvalidOption, match="limit"):
         or_magic.history(limit=-1)
+
+
+def test_notebook_name_comes_from_the_session(server, home, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/experiments/haiku.ipynb")
+    or_magic.complete("x", "openai/gpt-4o-mini", max_tokens=2)
+    [row] = rows(home)
+    assert row["notebook"] == row["session"] == "/home/me/experiments/haiku.ipynb"

@@ -11,7 +11,7 @@ from .errors import APIError, InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
 from .prompt import fill_template
-from .result import Result, Run
+from .result import Result
 from .settings import Settings
 from .sweep import Plan, RunHook, plan_runs, run_sequentially
 
@@ -94,10 +94,13 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     before `on_done` sees it and before anything is displayed.
     """
     plan, notes = prepare(prompt, options, settings, variables)
-    hook = _recording(settings, on_done)
+    from .cache import serve_from_cache
+    from .runlog import recording
+
+    hook = recording(settings, on_done)
     to_send = plan.runs
     if settings.cache if options.cache is None else options.cache:
-        to_send = _answer_from_cache(plan.runs, settings, hook)
+        to_send = serve_from_cache(plan.runs, settings, hook)
     if to_send:
         run_sequentially(client_for(settings), Plan(to_send, plan.axes), hook)
     runs = plan.runs
@@ -105,34 +108,6 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if len(runs) == 1 and runs[0].error is not None:
         raise runs[0].error
     return result
-
-
-def _recording(settings: Settings, on_done: RunHook | None) -> RunHook | None:
-    """`on_done`, preceded by writing the run to the history."""
-    from .runlog import recorder
-
-    record = recorder(settings)
-    if record is None:
-        return on_done
-
-    def hook(run: Run) -> None:
-        record(run)
-        if on_done is not None:
-            on_done(run)
-
-    return hook
-
-
-def _answer_from_cache(runs: list[Run], settings: Settings, hook: RunHook | None) -> list[Run]:
-    """Fill the runs the history can answer (calling `hook` for each); return the rest."""
-    from .cache import answer_from_cache
-    from .runlog import open_history, resolve_path
-
-    to_send = answer_from_cache(runs, open_history(resolve_path(settings)), settings.resolved_base_url())
-    for run in runs:
-        if run.cached and hook is not None:
-            hook(run)
-    return to_send
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

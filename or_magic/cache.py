@@ -8,14 +8,16 @@ marked `cached` in the result and in the history.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .runlog import History, request_hash
 from .response import Completion
+from .runlog import History, open_history, request_hash, resolve_path
 
 if TYPE_CHECKING:
     from .result import Run
+    from .settings import Settings
 
 
 def deterministic(body: Mapping[str, Any]) -> bool:
@@ -39,4 +41,17 @@ def answer_from_cache(runs: Sequence["Run"], history: History, base_url: str) ->
         run.completion = replace(Completion.from_response(raw), cost=0.0)
         run.latency = 0.0
         run.cached = True
+    return to_send
+
+
+def serve_from_cache(runs: Sequence["Run"], settings: "Settings",
+                     on_done: Callable[["Run"], None] | None) -> list["Run"]:
+    """Answer what the history can (passing each cached run to `on_done`); return the rest."""
+    try:
+        to_send = answer_from_cache(runs, open_history(resolve_path(settings)), settings.resolved_base_url())
+    except (sqlite3.Error, OSError, RuntimeError, ValueError):  # no usable history: ask the server
+        return list(runs)
+    for run in runs:
+        if run.cached and on_done is not None:
+            on_done(run)
     return to_send

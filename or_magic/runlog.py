@@ -212,15 +212,35 @@ def run_context() -> tuple[str | None, int | None, str | None]:
     return (str(notebook) if notebook else session), cell, session
 
 
-def recorder(settings: "Settings") -> Callable[["Run"], None] | None:
-    """The hook that records each finished run, or None when history is turned off."""
+def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> Callable[["Run"], None] | None:
+    """`on_done`, preceded by writing the run to the history (unless `settings.history` is off).
+
+    A history that cannot be written (read-only disk, full disk, a locked file) must not cost the
+    answer itself: the problem is reported once on stderr and the run goes on to be displayed.
+    """
     if not getattr(settings, "history", True):
-        return None
-    history = open_history(resolve_path(settings))
+        return on_done
     base_url = settings.resolved_base_url()
+    try:
+        history: History | None = open_history(resolve_path(settings))
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        history = _cannot_record(resolve_path(settings), exc)
 
-    def record(run: "Run") -> None:
-        history.record(run, base_url, settings.api_key())
+    def hook(run: "Run") -> None:
+        nonlocal history
+        if history is not None:
+            try:
+                history.record(run, base_url, settings.api_key())
+            except (sqlite3.Error, OSError) as exc:
+                history = _cannot_record(history.path, exc)
+        if on_done is not None:
+            on_done(run)
 
-    return record
+    return hook
 
+
+def _cannot_record(path: Path, exc: Exception) -> None:
+    print(f"or_magic: cannot write the run history at {path} ({exc}); runs are shown but not recorded. "
+          "Set %config OpenRouterMagics.history_path (or OR_MAGIC_HOME) to a writable place",
+          file=sys.stderr, flush=True)
+    return None

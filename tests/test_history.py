@@ -179,3 +179,19 @@ def test_notebook_name_comes_from_the_session(server, home, monkeypatch):
     or_magic.complete("x", "openai/gpt-4o-mini", max_tokens=2)
     [row] = rows(home)
     assert row["notebook"] == row["session"] == "/home/me/experiments/haiku.ipynb"
+
+
+def test_a_history_that_cannot_be_written_never_costs_the_answer(server, home, capfd, monkeypatch):
+    blocked = home / "a-file"
+    blocked.write_text("not a folder")
+    settings = Settings(history_path=str(blocked / "history.db"), cache=True)
+    result = or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, settings=settings)
+    assert result.runs[0].ok and "cannot write the run history" in capfd.readouterr().err
+
+    def broken(self, run, base_url, key=None):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(runlog.History, "record", broken)
+    result = or_magic.complete("x", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=3)
+    assert all(run.ok for run in result.runs)
+    assert capfd.readouterr().err.count("disk I/O error") == 1  # said once, not once per run

@@ -195,3 +195,12 @@ def test_a_history_that_cannot_be_written_never_costs_the_answer(server, home, c
     result = or_magic.complete("x", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=3)
     assert all(run.ok for run in result.runs)
     assert capfd.readouterr().err.count("disk I/O error") == 1  # said once, not once per run
+
+
+def test_threads_of_a_concurrent_sweep_can_record_at_once(home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    history = runlog.open_history(home / "threads.db")
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: history.record(runlog_run(), "http://x"), range(400)))
+    assert history.count() == 400 and len(set(ids)) == 400

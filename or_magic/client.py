@@ -99,6 +99,9 @@ class Client:
         except httpx.TransportError as exc:  # dropped mid-answer: nothing usable arrived
             response.close()
             return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
+        except BaseException:  # e.g. Ctrl-C: give the connection back before leaving
+            response.close()
+            raise
         if response.status_code >= 400:
             return response, None, response.status_code, error_fields(response.content)
         status, error = unusable_ok(response.content)

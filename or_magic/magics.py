@@ -70,6 +70,8 @@ class OpenRouterMagics(Magics):
             return self._subcommand(line)
         try:
             options = parse_line(line)
+            if options.widgets:
+                return self._panel(cell.rstrip("\r\n"), options)
             from .api import run_call
 
             # IPython hands the cell over with a trailing newline the user did not type; for a
@@ -80,6 +82,12 @@ class OpenRouterMagics(Magics):
         if options.out:
             self.shell.user_ns[options.out] = result
         return result
+
+    def _panel(self, prompt: str, options: Any) -> Any:
+        from .widgets import Panel  # ipywidgets is imported only when a panel is asked for
+
+        return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
+                     namespace=self.shell.user_ns)
 
     def _subcommand(self, line: str) -> Any:
         from . import api

@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
+class Key(str):
+    """The key as a string that works everywhere a string does (headers, replace) but whose
+    repr is redacted, so a verbose traceback, a debugger or `vars(client)` cannot show it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'sk-…(redacted)'"
+
+
 def interactive() -> bool:
     """Whether a person can answer a prompt right now."""
     ipython = sys.modules.get("IPython")  # never import IPython just to ask

@@ -214,6 +214,8 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
 
 def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:
     """Parse a JSON answer, raising for an error status or an error inside an HTTP 200."""
+    # Rebinding the parameter keeps a server's echo of the key out of verbose tracebacks too.
+    content = content.replace(key.encode(), "sk-…(redacted)".encode()) if key else content
     if status >= 400:
         text = content[:300].decode("utf-8", "replace")
         raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")

@@ -46,7 +46,10 @@ class Settings:
         return (self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
     def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) or None
+        from .apikey import Key  # a str whose repr is redacted
+
+        value = os.environ.get(self.api_key_env)
+        return Key(value) if value else None
 
     def needs_key(self) -> bool:
         """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""

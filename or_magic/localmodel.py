@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import fcntl
 import os
 import shutil
 import signal
@@ -115,17 +114,22 @@ def _require(tool: str, hint: str) -> str:
 def _run(cmd: list[str], log: Path, what: str, hint: str, env: dict[str, str] | None = None) -> None:
     """Run a build step with its output appended to `log`; fail in one line."""
     with log.open("ab") as out:
+        start = out.tell()  # judge only this step's output
         rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     if rc != 0:
-        lines = log.read_text(errors="replace").strip().splitlines() or [""]
-        # make's last line is just "Error 2"; the first "error" line says why.
-        why = next((ln for ln in lines if "error" in ln.lower()), lines[-1]).strip()
+        with log.open("rb") as fh:
+            fh.seek(start)
+            lines = fh.read().decode(errors="replace").strip().splitlines() or [""]
+        # make's last line is just "Error 2"; the first "error:" line says why.
+        why = next((ln for ln in lines if "error:" in ln.lower()), lines[-1]).strip()
         raise LocalModelError(f"{what} failed (exit {rc}): {why[:200]} -- {hint}; full log: {log}")
 
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     # Two notebooks / CI jobs building into one cache must not race; closing unlocks.
+    import fcntl  # POSIX only; imported here so the module still imports elsewhere
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -227,7 +231,8 @@ def default_threads() -> int:
     if os.environ.get("OR_MAGIC_THREADS"):
         return max(1, int(os.environ["OR_MAGIC_THREADS"]))
     cores = os.cpu_count() or 1
-    return 2 if cores >= 2 and os.getloadavg()[0] + 2 <= cores + 0.5 else 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return 2 if cores >= 2 and load + 2 <= cores + 0.5 else 1
 
 
 def server_command(binary: Path, model: Path, port: int, threads: int | None = None) -> list[str]:

@@ -95,6 +95,7 @@ def test_missing_cmake_is_a_clear_error(cache: Path, monkeypatch: pytest.MonkeyP
 
 def test_failed_step_names_the_log(tmp_path: Path) -> None:
     log = tmp_path / "step.log"
+    log.write_text("earlier step: error: not this one\n")
     cmd = [sys.executable, "-c", "print('[ 5%] a.c'); print('a.c:1: error: boom'); print('make: *** Error 2'); exit(2)"]
     with pytest.raises(lm.LocalModelError, match=r"^cmake build failed \(exit 2\): a.c:1: error: boom -- apt-get install g\+\+; full log: .*step.log$"):
         lm._run(cmd, log, "cmake build", "apt-get install g++")
@@ -275,3 +276,25 @@ def test_streaming_concatenates_to_text(client: httpx.Client, path: str) -> None
 def _text(body: dict) -> str:
     choice = body["choices"][0]
     return choice["text"] if "text" in choice else choice["message"]["content"]
+
+
+@pytest.mark.e2e
+def test_serve_cli_prints_base_url_and_stops_on_ctrl_c(base_url: str) -> None:
+    import signal
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(lm.__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "or_magic.localmodel", "serve"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stdout.readline().strip()  # blocks until ready (or exit)
+        assert line.startswith("OPENROUTER_BASE_URL=http://127.0.0.1:") and line.endswith("/v1")
+        url = line.split("=", 1)[1]
+        assert url != base_url  # the module's server holds its own port
+        assert httpx.get(url + "/models", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(url + "/models", timeout=2)

@@ -104,11 +104,9 @@ def is_built() -> bool:
     return server_binary().is_file() and model_path().is_file()
 
 
-def _require(tool: str, hint: str) -> str:
-    found = shutil.which(tool)
-    if not found:
+def _require(tool: str, hint: str) -> None:
+    if not shutil.which(tool):
         raise LocalModelError(f"`{tool}` not found: {hint}")
-    return found
 
 
 def _run(cmd: list[str], log: Path, what: str, hint: str, env: dict[str, str] | None = None) -> None:
@@ -146,10 +144,13 @@ def _fetch_source(work: Path, log: Path) -> Path:
               f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(work)],
              log, "pip download of the llama-cpp-python sdist", PYPI_HINT)
     src = work / "src"
-    if not (src / name).is_dir():
+    if not src.is_dir():  # unpack beside, then rename: an interrupted unpack is redone
+        partial = work / "src.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         with tarfile.open(sdist) as tar:
             safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # 3.10.12+
-            tar.extractall(src, **safe)
+            tar.extractall(partial, **safe)
+        partial.rename(src)
     return src / name / "vendor" / "llama.cpp"
 
 

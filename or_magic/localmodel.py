@@ -265,8 +265,11 @@ def _health_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return resp.status == 200
+    except urllib.error.HTTPError as err:  # 503 while the model loads
+        err.close()
+        return False
     except (urllib.error.URLError, OSError):
-        return False  # not listening yet, or 503 while loading the model
+        return False  # not listening yet
 
 
 def _log_tail(log: Path, lines: int = 3) -> str:

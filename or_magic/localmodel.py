@@ -313,7 +313,11 @@ def run_server(cmd: list[str], port: int, timeout: float = 120.0) -> Iterator[st
     clean = False
     try:  # covers errors, KeyboardInterrupt and GeneratorExit alike
         wait_ready(proc, f"{base}/health", timeout, log)
-        yield f"{base}/v1"
+        try:
+            yield f"{base}/v1"
+        except KeyboardInterrupt:  # Ctrl-C is how `serve` normally ends
+            clean = True
+            raise
         clean = True
     finally:
         _stop(proc)

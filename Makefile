@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test demo lab bench clean
+.PHONY: install test e2e demo lab bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ install: $(STAMP)
 
 ## make test: the whole suite, including the notebooks (executed by nbval) — offline.
 test: $(STAMP)
-	$(BIN)/python -m pytest --nbval
+	$(BIN)/python -m pytest --nbval -m "not e2e"
+
+## make e2e: the end-to-end tier against a real local model (builds it once: ~8 min on 2 cores).
+e2e: $(STAMP)
+	$(BIN)/python -m or_magic.localmodel build
+	$(BIN)/python -m pytest -m e2e
 
 ## make demo: run the example notebooks headless (OpenRouter with a key, else a local backend).
 demo: $(STAMP)

@@ -65,6 +65,9 @@ class RunSpec:
         body.update(self.extra)
         if self.stream:
             body["stream"] = True
+            # OpenAI, vLLM and llama.cpp send usage in a stream only when asked; OpenRouter always
+            # sends it and ignores this field, so asking costs nothing there.
+            body.setdefault("stream_options", {"include_usage": True})
         return body
 
     def _sampling(self) -> dict[str, Any]:

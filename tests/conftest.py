@@ -51,3 +51,14 @@ class Shell:
 @pytest.fixture
 def shell(server: FakeOpenRouter) -> Shell:
     return Shell()
+
+
+@pytest.fixture(scope="session")
+def local_base_url() -> Iterator[str]:
+    """A real local model server (llama.cpp + Gemma 3 270M) for the e2e tier; built if missing."""
+    from or_magic import localmodel
+
+    if not localmodel.is_built():
+        localmodel.build()
+    with localmodel.local_server() as url:
+        yield url

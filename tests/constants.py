@@ -2,3 +2,12 @@
 
 # Recognisably fake; the secrets tests assert it never shows up in any output.
 FAKE_KEY = "sk-or-v1-fake0123456789abcdef0123456789abcdef0123456789abcdef01234567"
+
+
+def default_stream_fields() -> dict:
+    """The body fields a single run adds for streaming under the default settings (none if off)."""
+    from or_magic.request import RunSpec
+    from or_magic.settings import Settings
+
+    body = RunSpec("m", "p", stream=Settings().stream).body()
+    return {k: v for k, v in body.items() if k not in ("model", "messages")}

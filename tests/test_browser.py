@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from or_magic.settings import Settings
-from tests.constants import FAKE_KEY
+from tests.constants import FAKE_KEY, default_stream_fields
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 TOKEN = "or-magic-browser-test"
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Name a colour."
-STREAM = {"stream": True} if Settings().stream else {}  # the setting's default decides
+STREAM = default_stream_fields()  # the setting's default decides
 WAIT_MS = 120_000  # generous: JupyterLab, a kernel and ipywidgets load on a shared 2-core machine
 
 

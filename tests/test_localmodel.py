@@ -1,9 +1,8 @@
 """Tests for or_magic.localmodel.
 
-Unit tests run anywhere, without the build. Tests marked `e2e` talk to the real
-llama-server + Gemma 3 270M through plain httpx; they need
-`python -m or_magic.localmodel build` first (or OR_MAGIC_E2E=1 to build on demand),
-and are skipped otherwise.
+Unit tests run anywhere, without the build. Tests marked `e2e` (`make e2e`) talk to the
+real llama-server + Gemma 3 270M through plain httpx; the `local_base_url` fixture builds it
+first when it is missing (once, ~8 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -164,16 +163,8 @@ MESSAGES = [{"role": "user", "content": "Name three colors."}]
 
 
 @pytest.fixture(scope="module")
-def base_url() -> str:
-    if not lm.is_built() and os.environ.get("OR_MAGIC_E2E") != "1":
-        pytest.skip("local model not built: run `python -m or_magic.localmodel build` (or set OR_MAGIC_E2E=1)")
-    with lm.local_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(base_url: str) -> httpx.Client:
-    with httpx.Client(base_url=base_url, timeout=60) as c:
+def client(local_base_url: str) -> httpx.Client:
+    with httpx.Client(base_url=local_base_url, timeout=60) as c:
         yield c
 
 
@@ -279,7 +270,7 @@ def _text(body: dict) -> str:
 
 
 @pytest.mark.e2e
-def test_serve_cli_prints_base_url_and_stops_on_ctrl_c(base_url: str) -> None:
+def test_serve_cli_prints_base_url_and_stops_on_ctrl_c(local_base_url: str) -> None:
     import signal
     import subprocess
 
@@ -290,7 +281,7 @@ def test_serve_cli_prints_base_url_and_stops_on_ctrl_c(base_url: str) -> None:
         line = proc.stdout.readline().strip()  # blocks until ready (or exit)
         assert line.startswith("OPENROUTER_BASE_URL=http://127.0.0.1:") and line.endswith("/v1")
         url = line.split("=", 1)[1]
-        assert url != base_url  # the module's server holds its own port
+        assert url != local_base_url  # the session's server holds its own port
         assert httpx.get(url + "/models", timeout=10).status_code == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0

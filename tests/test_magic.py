@@ -4,7 +4,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from or_magic.result import Result
-from tests.constants import FAKE_KEY
+from tests.constants import FAKE_KEY, default_stream_fields
 
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 CHAT = "openai/gpt-4o-mini"
@@ -18,7 +18,7 @@ def test_issue_example_on_the_completions_endpoint(shell, server):
     assert request.path == "/api/v1/completions"
     assert request.body == {"model": INSTRUCT, "prompt": "Complete this: The capital of France is",
                             "temperature": 0.7, "top_p": 0.9, "seed": 42, "max_tokens": 32,
-                            "top_logprobs": 5, "logprobs": 5, "stream": True}
+                            "top_logprobs": 5, "logprobs": 5, **default_stream_fields()}
     assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert value.text and value.text == value.raw["choices"][0]["text"]
     footer = value.footer()

@@ -29,5 +29,5 @@ def test_legacy_logprobs_capped_and_both_sent():
 def test_chat_body_system_extra_and_stream():
     body = RunSpec("m", "p", "chat", system="s", params={"seed": 1}, extra={"user": "u"}, stream=True).body()
     assert body == {"model": "m", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "p"}],
-                    "seed": 1, "user": "u", "stream": True}
+                    "seed": 1, "user": "u", "stream": True, "stream_options": {"include_usage": True}}
     assert "logprobs" not in RunSpec("m", "p", params={"logprobs": False}).body()

@@ -17,12 +17,13 @@ from or_magic.errors import InvalidOption
 from or_magic.panel_logic import RunGate, RunLog
 from or_magic.params import PARAMS
 from or_magic.settings import Settings
+from tests.constants import default_stream_fields
 from or_magic.widgets import Panel
 
 CHAT = "openai/gpt-4o-mini"
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
-STREAM = {"stream": True} if Settings().stream else {}  # the setting's default decides
+STREAM = default_stream_fields()  # the setting's default decides
 
 
 class FakeTimer:

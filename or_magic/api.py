@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from .choices import choice_params, parse_labels
 from .errors import InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
@@ -39,16 +40,19 @@ def client_for(settings: Settings) -> "Client":
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+             settings: Settings | None = None, on_done: RunHook | None = None,
+             choices: str | Sequence[str] | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
-        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
+        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
+        choices=parse_labels(choices) if choices is not None else [])
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
@@ -75,7 +79,8 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     stream = settings.stream if options.stream is None else options.stream
-    plan = plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
+    params = choice_params(options.params) if options.choices else options.params
+    plan = plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
                      stream=stream, samples=options.samples, extra=options.extra,
                      completions_models=settings.completions_models)
     return plan, notes
@@ -86,7 +91,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
     plan, notes = prepare(prompt, options, settings, variables)
     runs = run_sequentially(client_for(settings), plan, on_done)
-    result = Result(runs, plan.axes, notes)
+    result = Result(runs, plan.axes, notes, choices=options.choices)
     if len(runs) == 1 and runs[0].error is not None:
         raise runs[0].error
     return result

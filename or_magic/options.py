@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidOption
+from .choices import parse_labels
 from .params import ENDPOINTS, PARAMS, Param, check_params
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -32,6 +33,7 @@ class CallOptions:
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    choices: list[str] = field(default_factory=list)  # --choices labels: classify by first-token logprobs
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    call.add_argument("--choices", metavar="A,B,...",
+                      help="classify: ask for one token with top logprobs (20 unless --top-logprobs) and show "
+                           "each label's probability, normalised over the labels (result.choices)")
     return parser
 
 
@@ -104,7 +109,8 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
-                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
+                       choices=parse_labels(ns.choices) if ns.choices is not None else [])
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import httpx
 
-from . import __version__
+from . import __version__, jsonbody
 from .errors import APIError, ConfigError, TimeoutError, TransportError, error_class_for
 from .params import COMPLETIONS
 from .retry import retry_delay, should_retry
@@ -154,7 +154,7 @@ def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> 
         text = content[:300].decode("utf-8", "replace")
         raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")
     try:
-        data = json.loads(content)
+        data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
         preview = content[:120].decode("utf-8", "replace")
         raise TransportError(f"the server's answer is not valid JSON: {_scrub(preview, key)!r}") from None

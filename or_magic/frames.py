@@ -70,34 +70,29 @@ def logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.Dat
     import numpy as np
     import pandas as pd
 
-    from .metrics import token_stats
+    from .metrics import object_array, token_stats
 
-    keys = _key_lists(key_columns)
-    parts: list[tuple[Any, Any]] = []
-    for run in runs:
-        lp = run.logprobs
-        if lp is None or not len(lp):
-            continue
-        _repeat_keys(keys, run, len(lp))
-        parts.append((lp, token_stats(lp)))
+    counted = [(run, len(run.logprobs)) for run in runs if run.logprobs is not None and len(run.logprobs)]
+    keys = _repeated_keys(counted, key_columns)
+    parts = [(run.logprobs, token_stats(run.logprobs)) for run, _ in counted]
 
     def joined(get: Any, dtype: Any = float) -> Any:
-        return np.concatenate([np.asarray(get(lp, st), dtype=dtype) for lp, st in parts]) if parts \
-            else np.empty(0, dtype=dtype)
+        make = object_array if dtype is object else (lambda values: np.asarray(values, dtype=dtype))
+        return np.concatenate([make(get(lp, st)) for lp, st in parts]) if parts else np.empty(0, dtype=dtype)
 
     logprob = joined(lambda lp, st: st.logprob)
     offset = joined(lambda lp, st: st.offset)
     columns = {**keys, "position": joined(lambda lp, st: np.arange(len(lp)), np.int64),
                "token": joined(lambda lp, st: lp.token, object), "logprob": logprob, "prob": np.exp(logprob),
-               "offset": pd.array(np.where(np.isnan(offset), 0, offset).astype(np.int64),
-                                  dtype="Int64", copy=False),
+               "offset": pd.arrays.IntegerArray(np.where(np.isnan(offset), 0, offset).astype(np.int64),
+                                                np.isnan(offset)),
                "bytes": joined(lambda lp, st: lp.bytes, object), "text": joined(lambda lp, st: st.text, object),
                "rank": joined(lambda lp, st: st.rank), "margin": joined(lambda lp, st: st.margin),
                "entropy": joined(lambda lp, st: st.entropy), "tail_mass": joined(lambda lp, st: st.tail_mass),
                "cumulative_logprob": joined(lambda lp, st: st.cumulative)}
-    frame = pd.DataFrame(columns)
-    frame.loc[np.isnan(offset), "offset"] = pd.NA
-    return frame
+    for name in ("token", "text", "bytes"):
+        columns[name] = _as_object(columns[name])
+    return pd.DataFrame(columns, copy=False)
 
 
 def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFrame":
@@ -107,41 +102,50 @@ def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd
 
     from .metrics import token_stats
 
-    keys = _key_lists(key_columns)
+    counted = [(run, len(run.logprobs.alt_token)) for run in runs if run.logprobs is not None and run.logprobs.alt_token]
+    keys = _repeated_keys(counted, key_columns)
     position: list[Any] = []
     rank: list[Any] = []
     token: list[Any] = []
     logprob: list[Any] = []
     chosen: list[Any] = []
-    for run in runs:
-        lp = run.logprobs
-        if lp is None or not lp.alt_token:
-            continue
-        _repeat_keys(keys, run, len(lp.alt_token))
-        position.append(np.asarray(lp.alt_position, dtype=np.int64))
-        rank.append(np.asarray(lp.alt_rank, dtype=np.int64))
-        token.append(np.asarray(lp.alt_token, dtype=object))
-        logprob.append(np.asarray(lp.alt_logprob, dtype=float))
-        chosen.append(token_stats(lp).chosen)
+    for run, _ in counted:
+        stats = token_stats(run.logprobs)
+        position.append(stats.alt_position)
+        rank.append(stats.alt_rank)
+        token.append(stats.alt_token)
+        logprob.append(stats.alt_logprob)
+        chosen.append(stats.chosen)
 
     def joined(arrays: list[Any], dtype: Any) -> Any:
+        if len(arrays) == 1:
+            return arrays[0].copy()  # the cached arrays stay untouched by edits to the frame
         return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
     values = joined(logprob, float)
     columns = {**keys, "position": joined(position, np.int64), "rank": joined(rank, np.int64),
-               "token": joined(token, object), "logprob": values, "prob": np.exp(values),
+               "token": _as_object(joined(token, object)), "logprob": values, "prob": np.exp(values),
                "chosen": joined(chosen, bool)}
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)
 
 
-def _key_lists(key_columns: Sequence[str]) -> dict[str, list[Any]]:
-    return {"run": [], **{name: [] for name in key_columns}}
+def _as_object(values: Any) -> "pd.Series":
+    """Token columns stay object dtype: pandas 3 would otherwise convert 80,000 strings one by one."""
+    import pandas as pd
+
+    return pd.Series(values, dtype=object, copy=False)
 
 
-def _repeat_keys(keys: dict[str, list[Any]], run: "Run", count: int) -> None:
-    values = {"run": run.index, **run.key()}
-    for name, column in keys.items():
-        column += [values.get(name)] * count
+def _repeated_keys(counted: Sequence[tuple["Run", int]], key_columns: Sequence[str]) -> dict[str, Any]:
+    """The run column and key columns, each run's values repeated over its rows (dtype inferred per run)."""
+    import pandas as pd
+
+    counts = [count for _, count in counted]
+    columns: dict[str, Any] = {}
+    for name in ["run", *key_columns]:
+        per_run = [run.index if name == "run" else run.key().get(name) for run, _ in counted]
+        columns[name] = pd.Series(per_run, dtype="int64" if name == "run" else None).repeat(counts).to_numpy()
+    return columns
 
 
 def format_cost(cost: float | None) -> str:

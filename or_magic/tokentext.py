@@ -36,8 +36,8 @@ def token_bytes(token: str, raw: Any) -> bytes | None:
 
 def decode_tokens(tokens: Sequence[str], raw_bytes: Sequence[Any]) -> tuple[list[str], int]:
     """Each token's decoded text, and how many "�" the decoding introduced."""
-    if all(b is None for b in raw_bytes) and not any(t.startswith("bytes:") for t in tokens):
-        return list(tokens), 0  # nothing to decode: the token strings are the text
+    if _tokens_are_text(tokens, raw_bytes):
+        return list(tokens), 0
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     texts: list[str] = []
     for token, raw in zip(tokens, raw_bytes):
@@ -53,6 +53,16 @@ def decode_tokens(tokens: Sequence[str], raw_bytes: Sequence[Any]) -> tuple[list
         texts[-1] += tail
     replaced = sum(t.count(REPLACEMENT) for t in texts) - sum(t.count(REPLACEMENT) for t in tokens)
     return texts, max(replaced, 0)
+
+
+def _tokens_are_text(tokens: Sequence[str], raw_bytes: Sequence[Any]) -> bool:
+    """True when every token string already is its text: no bytes, or bytes that are its UTF-8."""
+    if all(b is None for b in raw_bytes):
+        return not any(t.startswith("bytes:") for t in tokens)
+    try:
+        return [bytes(b) for b in raw_bytes] == [t.encode() for t in tokens]
+    except (TypeError, ValueError, UnicodeEncodeError):  # None among bytes, bad values, lone surrogates
+        return False
 
 
 def char_offsets(texts: Sequence[str]) -> list[int]:

@@ -83,7 +83,7 @@ def logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.Dat
     logprob = joined(lambda lp, st: st.logprob)
     offset = joined(lambda lp, st: st.offset)
     columns = {**keys, "position": joined(lambda lp, st: np.arange(len(lp)), np.int64),
-               "token": joined(lambda lp, st: lp.token, object), "logprob": logprob, "prob": np.exp(logprob),
+               "token": joined(lambda lp, st: lp.token, object), "logprob": logprob, "prob": _exp(logprob),
                "offset": pd.arrays.IntegerArray(np.where(np.isnan(offset), 0, offset).astype(np.int64),
                                                 np.isnan(offset)),
                "bytes": joined(lambda lp, st: lp.bytes, object), "text": joined(lambda lp, st: st.text, object),
@@ -124,9 +124,17 @@ def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd
 
     values = joined(logprob, float)
     columns = {**keys, "position": joined(position, np.int64), "rank": joined(rank, np.int64),
-               "token": _as_object(joined(token, object)), "logprob": values, "prob": np.exp(values),
+               "token": _as_object(joined(token, object)), "logprob": values, "prob": _exp(values),
                "chosen": joined(chosen, bool)}
     return pd.DataFrame(columns, copy=False)
+
+
+def _exp(logprob: Any) -> Any:
+    """prob from logprob; a broken positive logprob gives inf, not a warning."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return np.exp(logprob)
 
 
 def _as_object(values: Any) -> "pd.Series":

@@ -91,7 +91,7 @@ class LogprobViews:
 
     def diverge(self, *runs: int) -> "pd.DataFrame":
         """Where the runs' token sequences first differ (default: all runs) and each branch's probability."""
-        from .compare import divergence_frame
+        from .divergence import divergence_frame
 
         picked = self._pick(runs or None)
         return divergence_frame(picked, [run_label(r, self._key_columns()) for r in picked])
@@ -99,7 +99,7 @@ class LogprobViews:
 
 def compare(*items: "Result | Run") -> "pd.DataFrame":
     """`or_magic.compare(r1, r2, ...)`: the divergence table over the runs of results (or single runs)."""
-    from .compare import divergence_frame
+    from .divergence import divergence_frame
     from .result import Result
 
     runs, labels = [], []

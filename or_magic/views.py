@@ -33,7 +33,8 @@ def wide_frame(tokens: "pd.DataFrame", alternatives: "pd.DataFrame", key_columns
         prob = np.full(len(base), np.nan)
         token[row_of[pick]] = alternatives["token"].to_numpy(dtype=object)[pick]
         prob[row_of[pick]] = alternatives["prob"].to_numpy(dtype=float)[pick]
-        columns[f"alt_{rank}"], columns[f"alt_{rank}_prob"] = token, prob
+        # object dtype like the other token columns (None where a position has fewer alternatives)
+        columns[f"alt_{rank}"], columns[f"alt_{rank}_prob"] = pd.Series(token, dtype=object), prob
     return pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1)
 
 

@@ -106,7 +106,8 @@ class Result(LogprobViews):
 
     @cached_property
     def logprobs(self) -> "pd.DataFrame":
-        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes."""
+        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes, and the
+        derived text, rank, margin, entropy, tail_mass, cumulative_logprob (see or_magic.metrics)."""
         return logprobs_frame(self.runs, self._key_columns())
 
     @cached_property

@@ -88,7 +88,7 @@ def _alternatives_by_position(lp: Any, top: int) -> dict[int, list[tuple[str, fl
 
 def _span(text: str, token: str, logprob: float, rank: float, alternatives: list[tuple[str, float]]) -> str:
     prob = safe_prob(logprob)
-    where = "" if math.isnan(rank) else f", rank {int(rank)}"
+    where = f", rank {int(rank)}" if not math.isnan(rank) else (", not among the alternatives" if alternatives else "")
     lines = [f"{token!r}: {percent(prob)}{where}"]
     lines += [f"{i}. {alt!r} {percent(safe_prob(lp))}"
               for i, (alt, lp) in enumerate(alternatives, start=1)]

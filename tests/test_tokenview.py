@@ -110,3 +110,8 @@ def test_wide_view_of_a_sweep_keeps_runs_apart():
 def test_heatmap_shades_probability_cells():
     html = result_of(chat_raw(HI)).heatmap().to_html()
     assert prob_color(0.6).split(": ")[1] in html and "60.0%" in html
+
+
+def test_hover_says_when_the_chosen_token_is_not_among_the_alternatives():
+    page = parsed(result_of(chat_raw([entry("x", 0.05, [("a", 0.7)])])).tokens()._repr_html_())
+    assert page.spans[0]["title"].splitlines()[0] == "'x': 5.00%, not among the alternatives"

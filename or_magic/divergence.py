@@ -1,9 +1,10 @@
 """Where the token sequences of two or more runs first diverge, and how likely each branch was.
 
 One row per run: the divergence `position` (the length of the common token prefix), the run's
-`token` there (None if the run ended), its `prob` and `rank`, the shared `prefix` text, and one
-column `p(<token>)` per distinct token the runs chose there: the probability this run gave that
-token (its own token's logprob, else its alternatives; NaN if it was not among them).
+`token` there (None if the run ended), its `prob` and `rank`, the shared `prefix` text, the run's
+top `alternatives` there ("' cat' 60.0%, ' dog' 30.0%"), and one column `p(<token>)` per distinct
+token the runs chose there: the probability this run gave that token (its own token's logprob,
+else its alternatives; NaN if it was not among them).
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ def divergence_frame(runs: Sequence["Run"], labels: Sequence[str]) -> "pd.DataFr
             "run": label, "position": at, "token": lp.token[at] if here else None,
             "prob": safe_prob(lp.logprob[at]) if here else math.nan,
             "rank": float(stats.rank[at]) if here else math.nan,
-            "prefix": "".join(stats.text[:at]) if at is not None else "".join(stats.text)}
+            "prefix": "".join(stats.text[:at]) if at is not None else "".join(stats.text),
+            "alternatives": _top_at(lp, at) if here else ""}
         row.update({f"p({token!r})": _prob_of(lp, at, token) for token in branch})
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["run", "position", "token", "prob", "rank", "prefix",
+    frame = pd.DataFrame(rows, columns=["run", "position", "token", "prob", "rank", "prefix", "alternatives",
                                         *[f"p({t!r})" for t in branch]])
     frame.attrs["notes"] = notes
     return frame
@@ -72,3 +74,10 @@ def _prob_of(lp: Any, position: int | None, token: str) -> float:
         if p == position and alt == token:
             return safe_prob(logprob)
     return math.nan
+
+
+def _top_at(lp: Any, position: int, k: int = 5) -> str:
+    """The run's best `k` alternatives at `position`, as text."""
+    found = [(rank, token, logprob) for p, rank, token, logprob
+             in zip(lp.alt_position, lp.alt_rank, lp.alt_token, lp.alt_logprob) if p == position]
+    return ", ".join(f"{token!r} {100 * safe_prob(logprob):.1f}%" for _, token, logprob in sorted(found)[:k])

@@ -23,8 +23,9 @@ def test_first_divergence():
 def test_diverge_table_with_each_branch_probability():
     result = result_of(chat_raw(A), chat_raw(B), chat_raw(C), axis="seed")
     table = result.diverge()
-    assert list(table.columns) == ["run", "position", "token", "prob", "rank", "prefix",
+    assert list(table.columns) == ["run", "position", "token", "prob", "rank", "prefix", "alternatives",
                                    "p(' cat')", "p(' dog')", "p(' bird')"]
+    assert list(table.alternatives) == ["' cat' 60.0%, ' dog' 30.0%"] * 2 + ["' bird' 10.0%"]
     assert list(table.position) == [1, 1, 1] and list(table.token) == [" cat", " dog", " bird"]
     assert list(table.prefix) == ["The"] * 3 and list(table.run) == ["run 0 (seed=0)", "run 1 (seed=1)", "run 2 (seed=2)"]
     assert list(table["p(' cat')"][:2]) == pytest.approx([0.6, 0.6]) and math.isnan(table["p(' cat')"][2])

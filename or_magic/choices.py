@@ -47,7 +47,7 @@ def choice_params(params: dict[str, list[Any]]) -> dict[str, list[Any]]:
 
 def match_label(token: str, folded_labels: Sequence[str]) -> tuple[int | None, bool]:
     """(index of the label `token` counts for, or None; whether the token was ambiguous)."""
-    folded = token.strip().casefold()
+    folded = str(token).strip().casefold()
     if not folded:
         return None, False
     if folded in folded_labels:

@@ -94,3 +94,11 @@ def test_complete_accepts_choices(server):
 
     result = complete("Answer.", "test/m", choices=["yes", "no"], seed=1)
     assert server.last.body["max_tokens"] == 1 and len(result.choices) == 2
+
+
+def test_non_string_alternative_tokens_do_not_break_matching():
+    content = [entry("yes", 0.5, [("yes", 0.5)])]
+    content[0]["top_logprobs"].append({"token": 7, "logprob": -1.0, "bytes": None})
+    result = result_of(chat_raw(content), choices=["yes", "no"])
+    assert list(result.choices.prob) == [1.0, 0.0]
+    result.tokens()._repr_html_()

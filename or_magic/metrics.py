@@ -83,9 +83,7 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
     n = len(lp.token)
     logprob = np.asarray(lp.logprob, dtype=float)
     text, replaced = decode_tokens(lp.token, lp.bytes)
-    wire = {"alt_position": np.asarray(lp.alt_position, dtype=np.int64),
-            "alt_rank": np.asarray(lp.alt_rank, dtype=np.int64),
-            "alt_token": object_array(lp.alt_token), "alt_logprob": np.asarray(lp.alt_logprob, dtype=float)}
+    wire = {**_alt_index(lp), "alt_token": object_array(lp.alt_token), "alt_logprob": np.asarray(lp.alt_logprob, dtype=float)}
     pos = wire["alt_position"]
     chosen = _chosen(object_array(lp.token), logprob, pos, wire["alt_token"], wire["alt_logprob"])
     pos, alt_lp, alt_rank, in_order = pos, wire["alt_logprob"], wire["alt_rank"], chosen
@@ -99,6 +97,19 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
                        chosen=chosen, **wire, **arrays)
     stats.notes = _notes(lp, stats, replaced)
     return stats
+
+
+def _alt_index(lp: "TokenLogprobs") -> dict[str, "np.ndarray"]:
+    """alt_position and alt_rank as int64 arrays: the parser's own when still current, else converted."""
+    import numpy as np
+
+    from .logprobs import ALT_INDEX
+
+    made = lp.__dict__.get(ALT_INDEX)
+    if made is not None and made[0] == len(lp.alt_position) == len(lp.alt_rank):
+        return {"alt_position": made[1], "alt_rank": made[2]}  # never written to: the tables copy
+    return {"alt_position": np.asarray(lp.alt_position, dtype=np.int64),
+            "alt_rank": np.asarray(lp.alt_rank, dtype=np.int64)}
 
 
 def _chosen(tokens: "np.ndarray", logprob: "np.ndarray", pos: "np.ndarray", alt_token: "np.ndarray",
@@ -172,7 +183,7 @@ def _notes(lp: "TokenLogprobs", stats: TokenStats, replaced: int) -> list[str]:
     if lp.alt_token and not stats.has_alternatives.all():
         notes.append(f"{int((~stats.has_alternatives).sum())} of {n} tokens came without alternatives "
                      "(empty top_logprobs): rank, margin, entropy and tail_mass are NaN there")
-    missing_bytes = sum(b is None for b in lp.bytes)
+    missing_bytes = lp.bytes.count(None)
     if 0 < missing_bytes < n:
         notes.append(f"{missing_bytes} of {n} tokens came without bytes: their token string is their text")
     if replaced:

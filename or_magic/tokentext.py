@@ -13,6 +13,7 @@ except that OpenAI's ``bytes:\\xf0\\x9f`` spelling of a partial token is read as
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from typing import Any, Sequence
 
@@ -67,8 +68,4 @@ def _tokens_are_text(tokens: Sequence[str], raw_bytes: Sequence[Any]) -> bool:
 
 def char_offsets(texts: Sequence[str]) -> list[int]:
     """Character offset of each token's text in the concatenated completion."""
-    offsets, at = [], 0
-    for text in texts:
-        offsets.append(at)
-        at += len(text)
-    return offsets
+    return list(itertools.accumulate(map(len, texts), initial=0))[:-1] if texts else []

@@ -163,3 +163,20 @@ def test_sweep_tables_carry_keys_and_one_metric_row_per_run():
     assert list(result.top_logprobs.seed) == [0] * 5 + [1] * 2
     np.testing.assert_allclose(result.df.joint_prob, [0.1, 0.3])
     assert list(result.df.min_logprob_position) == [1, 0]
+
+
+def test_fast_parse_matches_the_tolerant_one_and_survives_extend():
+    from or_magic.logprobs import _parse_chat_tolerant, parse_logprobs
+    from or_magic.metrics import token_stats
+
+    content = [{k: v for k, v in e.items()} for e in HI]
+    for e in content:  # alternatives without a bytes key are still well-formed
+        e["top_logprobs"] = [{"token": a["token"], "logprob": a["logprob"]} for a in e["top_logprobs"]]
+    fast, slow = parse_logprobs({"content": content}), _parse_chat_tolerant(content)
+    assert fast == slow and fast.alt_bytes == [None] * 5
+    assert fast.alt_position == [0, 0, 1, 1, 1] and fast.alt_rank == [1, 2, 1, 2, 3]
+    assert list(token_stats(fast).alt_position) == fast.alt_position
+    fast.extend(parse_logprobs({"content": content}))
+    stats = token_stats(fast)
+    assert list(stats.alt_position) == [0, 0, 1, 1, 1, 3, 3, 4, 4, 4] and list(stats.alt_rank) == fast.alt_rank
+    np.testing.assert_array_equal(stats.rank, [1, 2, np.nan, 1, 2, np.nan])

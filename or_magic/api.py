@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .choices import choice_params, parse_labels
-from .errors import InvalidOption
+from .errors import APIError, InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
 from .prompt import fill_template
 from .result import Result
 from .settings import Settings
-from .sweep import Plan, RunHook, plan_runs, run_sequentially
+from .stream import StreamCancelled
+from .sweep import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,11 +42,13 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
              settings: Settings | None = None, on_done: RunHook | None = None,
-             choices: str | Sequence[str] | None = None, **params: Any) -> Result:
+             on_text: TextHook | None = None, choices: str | Sequence[str] | None = None,
+             **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
     """
     options = CallOptions(
@@ -55,7 +58,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         choices=parse_labels(choices) if choices is not None else [])
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
@@ -87,12 +90,24 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None) -> Result:
-    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+             on_done: RunHook | None = None, on_text: TextHook | None = None) -> Result:
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run.
+
+    A single streamed run calls `on_text` with each new piece of text; if it is interrupted, the
+    partial result (finish_reason "cancelled") is returned.  Sweeps never call `on_text`.
+    """
     plan, notes = prepare(prompt, options, settings, variables)
-    runs = run_sequentially(client_for(settings), plan, on_done)
+    single = len(plan.runs) == 1
+    try:
+        runs = run_sequentially(client_for(settings), plan, on_done, on_text if single else None)
+    except StreamCancelled:
+        if not single:
+            raise
+        runs = plan.runs
+        notes.append(f"interrupted: kept the {len(runs[0].text)} characters received (finish_reason 'cancelled')")
     result = Result(runs, plan.axes, notes, choices=options.choices)
     if len(runs) == 1 and runs[0].error is not None:
+        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 
@@ -141,7 +156,14 @@ def key_info(settings: Settings | None = None) -> "pd.Series":
     """The key's limit, usage and remaining credit (USD); never the key itself."""
     import pandas as pd
 
-    data = client_for(settings or Settings()).get("/key").get("data") or {}
+    settings = settings or Settings()
+    try:
+        data = client_for(settings).get("/key").get("data") or {}
+    except APIError as exc:
+        if exc.status != 404:
+            raise
+        raise APIError(404, f"{settings.resolved_base_url()} has no /key endpoint: key limits and usage "
+                            "exist only on OpenRouter", hint="") from None
     return pd.Series({name: data.get(name) for name in _present(KEY_FIELDS, data)}, name="key", dtype=object)
 
 

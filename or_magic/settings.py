@@ -32,7 +32,7 @@ class Settings:
     concurrency: int = 8
     app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
     app_title: str = ""  # sent as X-Title
-    stream: bool = False  # streaming arrives with the streaming issue; then True
+    stream: bool = True  # single runs stream their text into the output as it arrives
     completions_models: tuple[str, ...] = field(default=DEFAULT_COMPLETIONS_MODELS)
 
     def resolved_base_url(self) -> str:

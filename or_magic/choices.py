@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import InvalidOption
-from .metrics import safe_prob
+from .metrics import group_notes, safe_prob
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +40,8 @@ def parse_labels(text: str | Sequence[str]) -> list[str]:
 def choice_params(params: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """The request parameters a choices call needs: one token, with top_logprobs (20 unless given)."""
     out = dict(params)
-    out.setdefault("max_tokens", [1])
+    if "max_completion_tokens" not in out:
+        out.setdefault("max_tokens", [1])
     out.setdefault("top_logprobs", [DEFAULT_TOP_LOGPROBS])
     return out
 
@@ -62,15 +63,14 @@ def choices_frame(runs: Sequence["Run"], labels: Sequence[str],
     import pandas as pd
 
     rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    per_run: list[tuple[int, list[str]]] = []
     for run in runs:
         keys = {"run": run.index, **{k: run.key().get(k) for k in key_columns}}
         label_rows, run_notes = _run_rows(run, labels)
         rows += [{**keys, **row} for row in label_rows]
-        prefix = f"run {run.index}: " if len(runs) > 1 else ""
-        notes += [prefix + note for note in run_notes]
+        per_run.append((run.index, run_notes))
     columns = ["run", *key_columns, *CHOICE_COLUMNS]
-    return pd.DataFrame(rows, columns=columns), notes
+    return pd.DataFrame(rows, columns=columns), group_notes(per_run, several=len(runs) > 1)
 
 
 def _first_token_alternatives(run: "Run") -> tuple[list[tuple[str, float]], str | None]:
@@ -78,7 +78,7 @@ def _first_token_alternatives(run: "Run") -> tuple[list[tuple[str, float]], str 
     if lp is None or not len(lp):
         return [], None
     alternatives = [(t, v) for p, t, v in zip(lp.alt_position, lp.alt_token, lp.alt_logprob) if p == 0]
-    return alternatives or [(lp.token[0], lp.logprob[0])], lp.token[0]
+    return alternatives, lp.token[0]
 
 
 def _run_rows(run: "Run", labels: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -87,6 +87,11 @@ def _run_rows(run: "Run", labels: Sequence[str]) -> tuple[list[dict[str, Any]], 
     if sampled is None:
         why = f"failed ({run.error})" if run.error is not None else "returned no logprobs"
         return [_row(label, math.nan, math.nan, [], False) for label in labels], [f"no label probabilities: the run {why}"]
+    notes = []
+    if not alternatives:  # only the sampled token is known
+        alternatives = [(sampled, run.logprobs.logprob[0])]
+        notes.append("the first token came without alternatives: only the sampled token counts "
+                     "(ask for --top-logprobs)")
     mass = [0.0] * len(labels)
     matched: list[list[str]] = [[] for _ in labels]
     ambiguous = []
@@ -101,7 +106,7 @@ def _run_rows(run: "Run", labels: Sequence[str]) -> tuple[list[dict[str, Any]], 
     total = sum(mass)
     rows = [_row(label, m / total if total > 0 else math.nan, m, matched[i], chosen == i)
             for i, (label, m) in enumerate(zip(labels, mass))]
-    return rows, _notes(labels, matched, ambiguous, len(alternatives))
+    return rows, notes + _notes(labels, matched, ambiguous, len(alternatives))
 
 
 def _row(label: str, prob: float, raw_mass: float, tokens: list[str], chosen: bool) -> dict[str, Any]:

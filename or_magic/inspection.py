@@ -18,14 +18,10 @@ if TYPE_CHECKING:
 
 def logprob_quality_notes(runs: Sequence["Run"]) -> list[str]:
     """What was wrong with the logprobs that came back (missing values, bytes, alternatives, UTF-8)."""
-    from .metrics import token_stats
+    from .metrics import group_notes, token_stats
 
-    with_logprobs = [r for r in runs if r.logprobs is not None and len(r.logprobs)]
-    notes = []
-    for run in with_logprobs:
-        prefix = f"run {run.index}: " if len(runs) > 1 else ""
-        notes += [prefix + note for note in token_stats(run.logprobs).notes]
-    return notes
+    per_run = [(r.index, token_stats(r.logprobs).notes) for r in runs if r.logprobs is not None and len(r.logprobs)]
+    return group_notes(per_run, several=len(runs) > 1)
 
 
 def run_label(run: "Run", key_columns: Sequence[str]) -> str:

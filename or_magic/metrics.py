@@ -191,6 +191,17 @@ def _notes(lp: "TokenLogprobs", stats: TokenStats, replaced: int) -> list[str]:
     return notes
 
 
+def group_notes(per_run: Sequence[tuple[int, Sequence[str]]], several: bool) -> list[str]:
+    """Notes of several runs, each text once: "runs 0, 2: ..." (no prefix for a single run)."""
+    runs_of: dict[str, list[int]] = {}
+    for index, notes in per_run:
+        for note in notes:
+            runs_of.setdefault(note, []).append(index)
+    if not several:
+        return list(runs_of)
+    return [f"run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}: {note}" for note, ids in runs_of.items()]
+
+
 def run_metrics(lp: "TokenLogprobs | None") -> dict[str, Any]:
     """mean_logprob, perplexity, joint_prob, the least likely token and its position, not_top_share."""
     import numpy as np

@@ -59,5 +59,7 @@ def heatmap(wide: "pd.DataFrame") -> "Styler":
     from .tokenview import prob_color
 
     prob_columns = [c for c in wide.columns if c == "prob" or str(c).endswith("_prob")]
-    styler = wide.style.map(lambda v: prob_color(float(v)) if v is not None else "", subset=prob_columns)
+    style = wide.style
+    shade = getattr(style, "map", None) or style.applymap  # Styler.map is pandas ≥ 2.1
+    styler = shade(lambda v: prob_color(float(v)) if v is not None else "", subset=prob_columns)
     return styler.format({c: "{:.1%}" for c in prob_columns}, na_rep="")

@@ -102,3 +102,19 @@ def test_non_string_alternative_tokens_do_not_break_matching():
     result = result_of(chat_raw(content), choices=["yes", "no"])
     assert list(result.choices.prob) == [1.0, 0.0]
     result.tokens()._repr_html_()
+
+
+def test_sweep_notes_are_grouped_and_missing_alternatives_are_noted():
+    bare = [entry("yes", 0.7, [])]
+    result = result_of(chat_raw(bare), chat_raw(bare), axis="seed", choices=["yes", "no"])
+    assert list(result.choices.prob) == [1.0, 0.0, 1.0, 0.0]
+    assert "runs 0, 1: the first token came without alternatives: only the sampled token counts " \
+           "(ask for --top-logprobs)" in result.notes
+    assert "runs 0, 1: not among the first token's 1 alternatives (probability 0): no" in result.notes
+
+
+def test_max_completion_tokens_is_respected():
+    from or_magic.choices import choice_params
+
+    assert choice_params({"max_completion_tokens": [4]}) == {"max_completion_tokens": [4], "top_logprobs": [20]}
+    assert choice_params({}) == {"max_tokens": [1], "top_logprobs": [20]}

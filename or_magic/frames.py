@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .logprobs import TokenLogprobs
     from .result import Run
 
 RUN_COLUMNS = ["model", "text", "finish_reason", "prompt_tokens", "completion_tokens", "cost",
@@ -70,29 +71,34 @@ def logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.Dat
     import numpy as np
     import pandas as pd
 
-    from .metrics import object_array, token_stats
+    from .logprobs import TokenLogprobs
+    from .metrics import token_stats
 
     counted = [(run, len(run.logprobs)) for run in runs if run.logprobs is not None and len(run.logprobs)]
-    keys = _repeated_keys(counted, key_columns)
-    parts = [(run.logprobs, token_stats(run.logprobs)) for run, _ in counted]
-
-    def joined(get: Any, dtype: Any = float) -> Any:
-        make = object_array if dtype is object else (lambda values: np.asarray(values, dtype=dtype))
-        return np.concatenate([make(get(lp, st)) for lp, st in parts]) if parts else np.empty(0, dtype=dtype)
-
-    logprob = joined(lambda lp, st: st.logprob)
-    offset = joined(lambda lp, st: st.offset)
-    columns = {**keys, "position": joined(lambda lp, st: np.arange(len(lp)), np.int64),
-               "token": joined(lambda lp, st: lp.token, object), "logprob": logprob, "prob": _exp(logprob),
+    per_run = [_token_columns(run.logprobs, token_stats(run.logprobs)) for run, _ in counted]
+    empty = _token_columns(TokenLogprobs(), token_stats(TokenLogprobs()))
+    joined = {name: np.concatenate([cols[name] for cols in per_run]) if per_run else empty[name] for name in empty}
+    offset = joined["offset"]
+    columns = {**_repeated_keys(counted, key_columns), "position": joined["position"], "token": joined["token"],
+               "logprob": joined["logprob"], "prob": _exp(joined["logprob"]),
                "offset": pd.arrays.IntegerArray(np.where(np.isnan(offset), 0, offset).astype(np.int64),
                                                 np.isnan(offset)),
-               "bytes": joined(lambda lp, st: lp.bytes, object), "text": joined(lambda lp, st: st.text, object),
-               "rank": joined(lambda lp, st: st.rank), "margin": joined(lambda lp, st: st.margin),
-               "entropy": joined(lambda lp, st: st.entropy), "tail_mass": joined(lambda lp, st: st.tail_mass),
-               "cumulative_logprob": joined(lambda lp, st: st.cumulative)}
+               **{name: joined[name] for name in LOGPROB_COLUMNS[5:]}}
     for name in ("token", "text", "bytes"):
         columns[name] = _as_object(columns[name])
     return pd.DataFrame(columns, copy=False)
+
+
+def _token_columns(lp: "TokenLogprobs", stats: Any) -> dict[str, Any]:
+    """One run's per-token columns as arrays (concatenated over runs by logprobs_frame)."""
+    import numpy as np
+
+    from .metrics import object_array
+
+    return {"position": np.arange(len(lp), dtype=np.int64), "token": object_array(lp.token),
+            "logprob": stats.logprob, "offset": stats.offset, "bytes": object_array(lp.bytes),
+            "text": object_array(stats.text), "rank": stats.rank, "margin": stats.margin,
+            "entropy": stats.entropy, "tail_mass": stats.tail_mass, "cumulative_logprob": stats.cumulative}
 
 
 def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFrame":

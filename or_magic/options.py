@@ -34,6 +34,7 @@ class CallOptions:
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    cache: bool | None = None  # None: the `cache` setting
     choices: list[str] = field(default_factory=list)  # --choices labels: classify by first-token logprobs
 
 
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="chat or completions; default: completions for legacy instruct/base models, else chat")
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                       help="stream tokens into the output as they arrive (default: on for a single run)")
+    call.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
+                      help="answer a repeated request that has a seed or temperature 0 from the history, "
+                           "at no cost (default: %%config OpenRouterMagics.cache); --no-cache forces a new call")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
@@ -114,7 +118,7 @@ def parse_line(line: str) -> CallOptions:
     return CallOptions(models=models, widgets=ns.widgets,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
-                       choices=parse_labels(ns.choices) if ns.choices is not None else [])
+                       cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [])
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import jsonbody
 from .errors import APIError, TransportError, error_class_for
 from .retry import daily_cap_hint
 
@@ -37,7 +38,7 @@ def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any]]:
     error's `partial`; asking again would bill the whole answer a second time.
     """
     try:
-        data = json.loads(content)
+        data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
         return BAD_BODY, {}
     if not isinstance(data, dict):
@@ -55,7 +56,7 @@ def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any]]:
 def error_fields(content: bytes) -> dict[str, Any]:
     """The `error` object of an error body, or {} when the body has none."""
     try:
-        data = json.loads(content)
+        data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
         return {}
     error = data.get("error") if isinstance(data, dict) else None
@@ -86,7 +87,7 @@ def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> 
         text = content[:300].decode("utf-8", "replace")
         raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")
     try:
-        data = json.loads(content)
+        data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
         preview = content[:120].decode("utf-8", "replace")
         raise TransportError(f"the server's answer is not valid JSON: {scrub(preview, key)!r}") from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from .choices import choice_params, parse_labels
 from .errors import APIError, InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
@@ -43,19 +44,21 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
              settings: Settings | None = None, on_done: RunHook | None = None,
-             on_text: TextHook | None = None, cache: bool | None = None, **params: Any) -> Result:
+             on_text: TextHook | None = None, cache: bool | None = None,
+             choices: str | Sequence[str] | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
     A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
+    `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
-        cache=cache)
+        cache=cache, choices=parse_labels(choices) if choices is not None else [])
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text)
@@ -85,7 +88,8 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     # unstreamed unless --stream asks for it (an unstreamed answer can also be retried whole).
     single = len(models) * options.samples * _grid_size(options.params) == 1
     stream = (settings.stream and single) if options.stream is None else options.stream
-    plan = plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
+    params = choice_params(options.params) if options.choices else options.params
+    plan = plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
                      stream=stream, samples=options.samples, extra=options.extra,
                      completions_models=settings.completions_models)
     return plan, notes
@@ -124,7 +128,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             raise
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes)
+    result = Result(runs, plan.axes, notes, choices=options.choices)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error

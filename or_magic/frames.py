@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .logprobs import TokenLogprobs
     from .result import Run
 
 RUN_COLUMNS = ["model", "text", "finish_reason", "prompt_tokens", "completion_tokens", "cost",
                "latency", "generation_id", "provider", "error"]
-LOGPROB_COLUMNS = ["position", "token", "logprob", "prob", "offset", "bytes"]
+LOGPROB_COLUMNS = ["position", "token", "logprob", "prob", "offset", "bytes", "text", "rank", "margin", "entropy",
+                   "tail_mass", "cumulative_logprob"]
 TOP_COLUMNS = ["position", "rank", "token", "logprob", "prob", "chosen"]
 
 
@@ -34,7 +36,22 @@ def runs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFra
     for name in RUN_COLUMNS:
         if name not in columns:
             columns[name] = [r.field(name) for r in runs]
+    columns.update(_metric_columns(runs))
     return pd.DataFrame(columns)
+
+
+def _metric_columns(runs: Sequence["Run"]) -> dict[str, list[Any]]:
+    """Per-run logprob metrics (metrics.METRIC_COLUMNS), when any run asked for or got logprobs."""
+    from .metrics import METRIC_COLUMNS, run_metrics
+
+    if not any(r.logprobs or asked_for_logprobs(r.spec.params) for r in runs):
+        return {}
+    rows = [run_metrics(r.logprobs) for r in runs]
+    return {name: [row[name] for row in rows] for name in METRIC_COLUMNS}
+
+
+def asked_for_logprobs(params: dict[str, Any]) -> bool:
+    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None
 
 
 def _param_columns(runs: Sequence["Run"], key_columns: Sequence[str]) -> list[str]:
@@ -46,30 +63,42 @@ def _param_columns(runs: Sequence["Run"], key_columns: Sequence[str]) -> list[st
 
 
 def logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFrame":
-    """One row per generated token of every run, with the run's key columns first."""
+    """One row per generated token of every run, with the run's key columns first.
+
+    The derived columns (text, rank, margin, entropy, tail_mass, cumulative_logprob) are
+    described in metrics.py.
+    """
     import numpy as np
     import pandas as pd
 
-    keys = _key_lists(key_columns)
-    position: list[int] = []
-    token: list[str] = []
-    logprob: list[float] = []
-    offset: list[Any] = []
-    raw_bytes: list[Any] = []
-    for run in runs:
-        lp = run.logprobs
-        if lp is None or not len(lp):
-            continue
-        _repeat_keys(keys, run, len(lp))
-        position += range(len(lp))
-        token += lp.token
-        logprob += lp.logprob
-        offset += lp.offset
-        raw_bytes += lp.bytes
-    values = np.asarray(logprob, dtype=float)
-    columns = {**keys, "position": position, "token": token, "logprob": values,
-               "prob": np.exp(values), "offset": pd.array(offset, dtype="Int64"), "bytes": raw_bytes}
-    return pd.DataFrame(columns)
+    from .logprobs import TokenLogprobs
+    from .metrics import token_stats
+
+    counted = [(run, len(run.logprobs)) for run in runs if run.logprobs is not None and len(run.logprobs)]
+    per_run = [_token_columns(run.logprobs, token_stats(run.logprobs)) for run, _ in counted]
+    empty = _token_columns(TokenLogprobs(), token_stats(TokenLogprobs()))
+    joined = {name: np.concatenate([cols[name] for cols in per_run]) if per_run else empty[name] for name in empty}
+    offset = joined["offset"]
+    columns = {**_repeated_keys(counted, key_columns), "position": joined["position"], "token": joined["token"],
+               "logprob": joined["logprob"], "prob": _exp(joined["logprob"]),
+               "offset": pd.arrays.IntegerArray(np.where(np.isnan(offset), 0, offset).astype(np.int64),
+                                                np.isnan(offset)),
+               **{name: joined[name] for name in LOGPROB_COLUMNS[5:]}}
+    for name in ("token", "text", "bytes"):
+        columns[name] = _as_object(columns[name])
+    return pd.DataFrame(columns, copy=False)
+
+
+def _token_columns(lp: "TokenLogprobs", stats: Any) -> dict[str, Any]:
+    """One run's per-token columns as arrays (concatenated over runs by logprobs_frame)."""
+    import numpy as np
+
+    from .metrics import object_array
+
+    return {"position": np.arange(len(lp), dtype=np.int64), "token": object_array(lp.token),
+            "logprob": stats.logprob, "offset": stats.offset, "bytes": object_array(lp.bytes),
+            "text": object_array(stats.text), "rank": stats.rank, "margin": stats.margin,
+            "entropy": stats.entropy, "tail_mass": stats.tail_mass, "cumulative_logprob": stats.cumulative}
 
 
 def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFrame":
@@ -77,37 +106,60 @@ def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd
     import numpy as np
     import pandas as pd
 
-    keys = _key_lists(key_columns)
-    position: list[int] = []
-    rank: list[int] = []
-    token: list[str] = []
-    logprob: list[float] = []
-    chosen: list[bool] = []
-    for run in runs:
-        lp = run.logprobs
-        if lp is None or not lp.alt_token:
-            continue
-        _repeat_keys(keys, run, len(lp.alt_token))
-        position += lp.alt_position
-        rank += lp.alt_rank
-        token += lp.alt_token
-        logprob += lp.alt_logprob
-        picked = lp.token
-        chosen += [picked[p] == t if p < len(picked) else False for p, t in zip(lp.alt_position, lp.alt_token)]
-    values = np.asarray(logprob, dtype=float)
-    columns = {**keys, "position": position, "rank": rank, "token": token, "logprob": values,
-               "prob": np.exp(values), "chosen": np.asarray(chosen, dtype=bool)}
-    return pd.DataFrame(columns)
+    from .metrics import token_stats
+
+    counted = [(run, len(run.logprobs.alt_token)) for run in runs if run.logprobs is not None and run.logprobs.alt_token]
+    keys = _repeated_keys(counted, key_columns)
+    position: list[Any] = []
+    rank: list[Any] = []
+    token: list[Any] = []
+    logprob: list[Any] = []
+    chosen: list[Any] = []
+    for run, _ in counted:
+        stats = token_stats(run.logprobs)
+        position.append(stats.alt_position)
+        rank.append(stats.alt_rank)
+        token.append(stats.alt_token)
+        logprob.append(stats.alt_logprob)
+        chosen.append(stats.chosen)
+
+    def joined(arrays: list[Any], dtype: Any) -> Any:
+        if len(arrays) == 1:
+            return arrays[0].copy()  # the cached arrays stay untouched by edits to the frame
+        return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
+
+    values = joined(logprob, float)
+    columns = {**keys, "position": joined(position, np.int64), "rank": joined(rank, np.int64),
+               "token": _as_object(joined(token, object)), "logprob": values, "prob": _exp(values),
+               "chosen": joined(chosen, bool)}
+    return pd.DataFrame(columns, copy=False)
 
 
-def _key_lists(key_columns: Sequence[str]) -> dict[str, list[Any]]:
-    return {"run": [], **{name: [] for name in key_columns}}
+def _exp(logprob: Any) -> Any:
+    """prob from logprob; a broken positive logprob gives inf, not a warning."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return np.exp(logprob)
 
 
-def _repeat_keys(keys: dict[str, list[Any]], run: "Run", count: int) -> None:
-    values = {"run": run.index, **run.key()}
-    for name, column in keys.items():
-        column += [values.get(name)] * count
+def _as_object(values: Any) -> "pd.Series":
+    """Token columns stay object dtype: pandas 3 would otherwise convert 80,000 strings one by one."""
+    import pandas as pd
+
+    return pd.Series(values, dtype=object, copy=False)
+
+
+def _repeated_keys(counted: Sequence[tuple["Run", int]], key_columns: Sequence[str]) -> dict[str, Any]:
+    """The run column and key columns, each run's values repeated over its rows (dtype inferred per run)."""
+    import pandas as pd
+
+    counts = [count for _, count in counted]
+    columns: dict[str, Any] = {}
+    for name in ["run", *key_columns]:
+        per_run = [run.index if name == "run" else run.key().get(name) for run, _ in counted]
+        columns[name] = pd.Series(per_run, dtype="int64" if name == "run" else None).repeat(counts).to_numpy()
+    return columns
 
 
 def format_cost(cost: float | None) -> str:

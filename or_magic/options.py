@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidOption
+from .choices import parse_labels
 from .params import ENDPOINTS, PARAMS, Param, check_params
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -34,6 +35,7 @@ class CallOptions:
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
     cache: bool | None = None  # None: the `cache` setting
+    choices: list[str] = field(default_factory=list)  # --choices labels: classify by first-token logprobs
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    call.add_argument("--choices", metavar="A,B,...",
+                      help="classify: ask for one token with top logprobs (20 unless --top-logprobs) and show "
+                           "each label's probability, normalised over the labels (result.choices)")
     return parser
 
 
@@ -113,7 +118,7 @@ def parse_line(line: str) -> CallOptions:
     return CallOptions(models=models, widgets=ns.widgets,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
-                       cache=ns.cache)
+                       cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [])
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

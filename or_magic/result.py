@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .frames import format_cost, logprobs_frame, runs_frame, top_logprobs_frame
+from .frames import asked_for_logprobs, format_cost, logprobs_frame, runs_frame, top_logprobs_frame
+from .inspection import LogprobViews, logprob_quality_notes
 from .logprobs import TokenLogprobs
 from .response import Completion
 
@@ -68,13 +69,15 @@ class Run:
         return getattr(self.completion, name, None) if self.completion else None
 
 
-class Result:
+class Result(LogprobViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
-    def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = ()) -> None:
+    def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
+                 choices: Sequence[str] = ()) -> None:
         self.runs = list(runs)
         self.axes = list(axes)  # swept parameter names: key columns of every table
-        self.notes = list(notes) + self._logprob_notes()
+        self.choice_labels = list(choices)  # --choices labels (see choices.py)
+        self.notes = list(notes) + self._logprob_notes() + self._choice_notes()
 
     # --- values -----------------------------------------------------------------------
     @property
@@ -103,7 +106,8 @@ class Result:
 
     @cached_property
     def logprobs(self) -> "pd.DataFrame":
-        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes."""
+        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes, and the
+        derived text, rank, margin, entropy, tail_mass, cumulative_logprob (see or_magic.metrics)."""
         return logprobs_frame(self.runs, self._key_columns())
 
     @cached_property
@@ -116,13 +120,14 @@ class Result:
         return (["model"] if multi_model else []) + [a for a in self.axes if a != "model"]
 
     def _logprob_notes(self) -> list[str]:
-        asked = [r for r in self.runs if r.ok and _asked_for_logprobs(r.spec.params)]
+        asked = [r for r in self.runs if r.ok and asked_for_logprobs(r.spec.params)]
         missing = [r for r in asked if not r.logprobs]
+        notes = logprob_quality_notes(self.runs)
         if not missing:
-            return []
+            return notes
         who = "the provider" if len(self.runs) == 1 else f"{len(missing)} of {len(asked)} runs"
         return [f"no logprobs returned by {who} (the model or provider does not support them); "
-                "the logprob tables are empty"]
+                "the logprob tables are empty"] + notes
 
     # --- display ----------------------------------------------------------------------
     def footer(self) -> str:
@@ -149,6 +154,8 @@ class Result:
 
     def _plain(self) -> str:
         body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40)
+        if self.choice_labels:
+            body = self.choices.to_string(max_colwidth=40)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -157,6 +164,8 @@ class Result:
             body = f'<div style="white-space: pre-wrap">{html.escape(self.text)}</div>'
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
+        if self.choice_labels:
+            body = self.choices.to_html(max_rows=50, notebook=True)
         notes = "".join(f"<br>note: {html.escape(n)}" for n in self.notes)
         return f'{body}<div style="color: #888; font-size: 85%">{html.escape(self.footer())}{notes}</div>'
 
@@ -169,5 +178,3 @@ class Result:
         return table
 
 
-def _asked_for_logprobs(params: dict[str, Any]) -> bool:
-    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None

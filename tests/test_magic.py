@@ -60,7 +60,8 @@ def test_chat_logprobs_land_in_same_tables(shell, server):
     r = shell.run(f"%%openrouter {CHAT} --seed 1 --top-logprobs 3\nhello")
     assert server.last.body["logprobs"] is True and server.last.body["top_logprobs"] == 3
     assert "".join(r.logprobs.token) == r.text
-    assert r.logprobs["offset"].isna().all()
+    # chat has no text_offset on the wire: offsets are computed from the decoded token texts
+    assert list(r.logprobs["offset"]) == [sum(map(len, r.logprobs.token[:i])) for i in range(len(r.logprobs))]
     chosen = r.top_logprobs[r.top_logprobs.chosen]
     merged = chosen.merge(r.logprobs, on=["run", "position"], suffixes=("_alt", ""))
     assert (merged.logprob_alt == merged.logprob).all()
@@ -79,7 +80,8 @@ def test_completions_endpoint_in_either_logprob_shape(shell, server, style):
 def test_no_logprobs_from_provider_gives_empty_tables_and_a_note(shell, server):
     r = shell.run("%%openrouter test/nologprobs --top-logprobs 5\nhello")
     assert r.logprobs.empty and r.top_logprobs.empty
-    assert list(r.logprobs.columns) == ["run", "position", "token", "logprob", "prob", "offset", "bytes"]
+    assert list(r.logprobs.columns) == ["run", "position", "token", "logprob", "prob", "offset", "bytes", "text",
+                                        "rank", "margin", "entropy", "tail_mass", "cumulative_logprob"]
     assert any("no logprobs" in n for n in r.notes) and "no logprobs" in r._repr_html_()
 
 

@@ -8,6 +8,7 @@ The API key is read per client from the environment and scrubbed from any server
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -29,11 +30,10 @@ def _stderr_notice(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class Client:
-    """A connection pool plus the settings it was made with; reuse one for many requests."""
+class _ClientBase:
+    """What the sync and async clients share: settings, key, headers, and the retry decision."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
-                 on_retry: RetryNotice | None = _stderr_notice) -> None:
+    def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
         self.settings = settings
         self.base_url = settings.resolved_base_url()
         key = settings.api_key()
@@ -43,57 +43,125 @@ class Client:
                 "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
         self._key = key
         self.on_retry = on_retry
-        self._http = httpx.Client(base_url=self.base_url, headers=request_headers(settings, key),
-                                  timeout=_timeout(settings), transport=transport)
+        # A sweep retries rate limits more patiently than one call: waiting slows it down
+        # instead of failing rows (AsyncClient sets it from its caller).
+        self.rate_limit_retries: int | None = None
 
     def __repr__(self) -> str:  # the key stays out of reprs
-        return f"<or_magic.Client {self.base_url}>"
+        return f"<or_magic.{type(self).__name__} {self.base_url}>"
+
+    def _http_options(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "headers": request_headers(self.settings, self._key),
+                "timeout": _timeout(self.settings)}
+
+    def _retry_wait(self, attempt: int, response: httpx.Response | None,
+                    exc: httpx.TransportError | None) -> float | None:
+        """Seconds to wait before another attempt, or None when this attempt is final."""
+        if response is not None and response.status_code < 400:
+            return None
+        status = None if response is None else response.status_code
+        headers = {} if response is None else response.headers
+        error = {} if response is None else error_fields(response.content)
+        budget = max(0, self.settings.max_retries)
+        if status == 429 and self.rate_limit_retries is not None:
+            budget = max(budget, self.rate_limit_retries)
+        if attempt >= budget or not (status is None or should_retry(status, error)):
+            return None
+        delay = retry_delay(attempt, headers, error)
+        if delay is not None:
+            self._notice(status, delay, attempt + 1, budget)
+        return delay
+
+    def _final(self, response: httpx.Response | None, exc: httpx.TransportError | None) -> httpx.Response:
+        """The response of the last attempt, or the error its transport failure maps to."""
+        if response is not None:
+            return response
+        if isinstance(exc, httpx.TimeoutException):
+            raise TimeoutError(_timeout_text(self.settings, exc)) from None
+        raise TransportError(f"could not reach {self.base_url}: {_scrub(str(exc), self._key)}") from None
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        return check_answer(response.status_code, response.headers, response.content, self._key)
+
+    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int) -> None:
+        if self.on_retry is not None:
+            what = {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
+            self.on_retry(f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})")
+
+
+class Client(_ClientBase):
+    """A connection pool plus the settings it was made with; reuse one for many requests."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+                 on_retry: RetryNotice | None = _stderr_notice) -> None:
+        super().__init__(settings, on_retry)
+        self._http = httpx.Client(transport=transport, **self._http_options())
 
     def close(self) -> None:
         self._http.close()
 
     def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""
-        response = self._send_with_retries("POST", PATHS[endpoint], body)
-        return check_answer(response.status_code, response.headers, response.content, self._key)
+        return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET a JSON resource such as /models or /key."""
-        response = self._send_with_retries("GET", path, None, params=params)
-        return check_answer(response.status_code, response.headers, response.content, self._key)
+        return self._answer(self._send_with_retries("GET", path, None, params=params))
 
     def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None) -> httpx.Response:
-        max_retries = max(0, self.settings.max_retries)
-        for attempt in range(max_retries + 1):
-            request = self._http.build_request(method, path, json=body, params=params)
+        attempt = 0
+        while True:
+            response, exc = None, None
             try:
-                response = self._http.send(request)
-            except httpx.TimeoutException as exc:
-                failure: Exception = TimeoutError(_timeout_text(self.settings, exc))
-                status, headers, error = None, {}, {}
-            except httpx.TransportError as exc:
-                failure = TransportError(f"could not reach {self.base_url}: {_scrub(str(exc), self._key)}")
-                status, headers, error = None, {}, {}
-            else:
-                if response.status_code < 400:
-                    return response
-                status, headers = response.status_code, response.headers
-                error = error_fields(response.content)
-                failure = None  # type: ignore[assignment]
-            retryable = status is None or should_retry(status, error)
-            delay = retry_delay(attempt, headers, error) if retryable and attempt < max_retries else None
+                response = self._http.send(self._http.build_request(method, path, json=body, params=params))
+            except httpx.TransportError as error:  # timeouts included
+                exc = error
+            delay = self._retry_wait(attempt, response, exc)
             if delay is None:
-                if failure is not None:
-                    raise failure
-                return response
-            self._notice(status, delay, attempt + 1, max_retries)
+                return self._final(response, exc)
             time.sleep(delay)
-        raise AssertionError("unreachable")  # the loop always returns or raises
+            attempt += 1
 
-    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int) -> None:
-        if self.on_retry is not None:
-            what = {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
-            self.on_retry(f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})")
+
+class AsyncClient(_ClientBase):
+    """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
+
+    `max_connections` bounds the pool to the sweep's concurrency.  `on_rate_limit(delay)` is
+    told of every rate-limit wait, so the sweep can hold back new runs meanwhile.
+    """
+
+    def __init__(self, settings: Settings, *, max_connections: int | None = None,
+                 rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 on_retry: RetryNotice | None = None,
+                 on_rate_limit: Callable[[float], None] | None = None) -> None:
+        super().__init__(settings, on_retry)
+        self.rate_limit_retries = rate_limit_retries
+        self.on_rate_limit = on_rate_limit
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streamed completion and return the checked JSON answer."""
+        return self._answer(await self._send_with_retries("POST", PATHS[endpoint], body))
+
+    async def _send_with_retries(self, method: str, path: str, body: Any) -> httpx.Response:
+        attempt = 0
+        while True:
+            response, exc = None, None
+            try:
+                response = await self._http.send(self._http.build_request(method, path, json=body))
+            except httpx.TransportError as error:  # timeouts included
+                exc = error
+            delay = self._retry_wait(attempt, response, exc)
+            if delay is None:
+                return self._final(response, exc)
+            if response is not None and response.status_code == 429 and self.on_rate_limit is not None:
+                self.on_rate_limit(delay)
+            await asyncio.sleep(delay)
+            attempt += 1
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:

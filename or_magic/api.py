@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from .budget import check_budget
 from .errors import InvalidOption
+from .grid import axis_values, check_grid_size, grid_size, plan_over_vars, resolve_vars
 from .options import CallOptions
 from .params import PARAMS, check_params
-from .prompt import fill_template
 from .result import Result
 from .settings import Settings
 from .sweep import Plan, RunHook, plan_runs, run_sequentially
@@ -39,26 +40,38 @@ def client_for(settings: Settings) -> "Client":
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+             settings: Settings | None = None, on_done: RunHook | None = None,
+             sweep_vars: Mapping[str, Any] | None = None, concurrency: int | None = None,
+             max_cost: float | None = None, yes: bool = False, progress: bool = True, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
-    A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
-    filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
+    `sweep_vars={"topic": ["a", "b"]}` (a template variable as an axis).  Sweeps run
+    `concurrency` requests at once; `max_cost` (USD) caps them.  `{name}` fields in the prompt
+    are filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
-        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
+        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
+        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, progress=progress)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
-    values = list(value) if isinstance(value, (list, tuple, range)) and name != "stop" else [value]
     if name not in PARAMS:
         raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
                             "or extra={...} for other body fields")
+    if isinstance(value, str) and PARAMS[name].sweepable:
+        return axis_values(PARAMS[name], value)  # "0:1:0.25" or "1,2,3", as on the magic line
+    is_list = isinstance(value, (list, tuple, range))
+    if is_list and PARAMS[name].kind in ("json", "format", "tools") and not PARAMS[name].sweepable:
+        return [check_params({name: value})[name]]  # a JSON list is one value (e.g. tools), not an axis
+    values = list(value) if is_list and not PARAMS[name].repeatable else [value]
+    if len(values) > 1 and not PARAMS[name].sweepable:
+        raise InvalidOption(f"{name} cannot be swept: give one value")
     return [check_params({name: v})[name] for v in values]
 
 
@@ -69,22 +82,37 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     if not models:
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
                             "or set %config OpenRouterMagics.model = '...'")
-    text, missing = fill_template(prompt, variables)
-    if not text.strip():
-        raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
+    var_items = resolve_vars(options.vars, variables, prompt)
+    size = grid_size(len(models), options.params, options.samples, var_items)
+    check_grid_size(size, settings.max_runs, options.yes)
+    stream = settings.stream if options.stream is None else options.stream
+
+    def plan_for(text: str) -> Plan:
+        return plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
+                         stream=stream, samples=options.samples, extra=options.extra,
+                         completions_models=settings.completions_models)
+
+    plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
-    stream = settings.stream if options.stream is None else options.stream
-    plan = plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
-                     stream=stream, samples=options.samples, extra=options.extra,
-                     completions_models=settings.completions_models)
     return plan, notes
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None) -> Result:
-    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+             on_done: RunHook | None = None, progress: bool = True) -> Result:
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run.
+
+    Several runs go concurrently (parallel.py) and never raise for a failed or skipped run.
+    """
     plan, notes = prepare(prompt, options, settings, variables)
+    if options.max_cost is not None:
+        notes += check_budget(plan.runs, options.max_cost, client_for(settings))
+    if len(plan.runs) > 1:
+        from .parallel import run_concurrently
+
+        outcome = run_concurrently(settings, plan.runs, concurrency=options.concurrency,
+                                   max_cost=options.max_cost, on_done=on_done, progress=progress)
+        return Result(outcome.runs, plan.axes, notes + outcome.notes)
     runs = run_sequentially(client_for(settings), plan, on_done)
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidOption
+from .grid import axis_values, parse_vars
 from .params import ENDPOINTS, PARAMS, Param, check_params
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -32,6 +33,10 @@ class CallOptions:
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    vars: dict[str, Any] = field(default_factory=dict)  # template name → namespace path or sequence (an axis)
+    concurrency: int | None = None  # None: the `concurrency` setting
+    max_cost: float | None = None  # USD; None: no cap
+    yes: bool = False  # run a grid larger than the `max_runs` setting
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                       help="stream tokens into the output as they arrive (default: on for a single run)")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
+    sweep = parser.add_argument_group("sweeps (a comma list or START:END[:STEP] range on an option, "
+                                      "several models, -n, or --vars make a grid)")
+    sweep.add_argument("--vars", action="append", default=[], metavar="NAME=VARIABLE",
+                       help="fill {NAME} from each item of the list/Series/column VARIABLE: one run per item "
+                            "(repeatable; several multiply)")
+    sweep.add_argument("--concurrency", type=int, metavar="N",
+                       help="requests in flight at once; default: %%config OpenRouterMagics.concurrency")
+    sweep.add_argument("--max-cost", type=float, metavar="USD",
+                       help="refuse a sweep whose worst case costs more; stop launching runs once spent")
+    sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
@@ -102,9 +117,14 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
     if ns.out is not None and not ns.out.isidentifier():
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
+    if ns.concurrency is not None and ns.concurrency < 1:
+        raise InvalidOption(f"--concurrency {ns.concurrency}: must be an integer ≥ 1")
+    if ns.max_cost is not None and not ns.max_cost > 0:
+        raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
-                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
+                       vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
@@ -116,16 +136,24 @@ def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
         if param.sweepable:
             values[param.name] = split_values(param, given)
         else:
-            values[param.name] = [check_params({param.name: given})[param.name]]
+            values[param.name] = [_single_value(param, given)]
     return values
 
 
+def _single_value(param: Param, given: Any) -> Any:
+    """A value of an option that cannot be a sweep axis; a list of them is named as such."""
+    try:
+        return check_params({param.name: given})[param.name]
+    except InvalidOption:
+        if isinstance(given, str) and "," in given and param.kind in ("json", "format", "tools", "tool_choice"):
+            raise InvalidOption(f"{param.flag} cannot be swept: give one value (run one cell per value "
+                                f"to compare several)") from None
+        raise
+
+
 def split_values(param: Param, text: str) -> list[Any]:
-    """A sweepable option's text as a list of checked values: `0.7` or `0,0.5,1`."""
-    items = [item.strip() for item in str(text).split(",")]
-    if any(item == "" for item in items):
-        raise param.invalid(text, "has an empty item; write values like 0,0.5,1")
-    return [param.check(item) for item in items]
+    """A sweepable option's text as a list of checked values: `0.7`, `0,0.5,1`, `1:10`, `0:1:0.25`."""
+    return axis_values(param, text)
 
 
 def parse_extra(pairs: list[str]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Settings:
     connect_timeout: float = 10.0
     max_retries: int = 2
     concurrency: int = 8
+    max_runs: int = 1000  # a larger sweep needs --yes
     app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
     app_title: str = ""  # sent as X-Title
     stream: bool = False  # streaming arrives with the streaming issue; then True

@@ -66,10 +66,9 @@ def _checked_list(name: str, value: Any) -> list[Any]:
                             "or extra={...} for other body fields")
     if isinstance(value, str) and PARAMS[name].sweepable:
         return axis_values(PARAMS[name], value)  # "0:1:0.25" or "1,2,3", as on the magic line
-    is_list = isinstance(value, (list, tuple, range))
-    if is_list and PARAMS[name].kind in ("json", "format", "tools") and not PARAMS[name].sweepable:
-        return [check_params({name: value})[name]]  # a JSON list is one value (e.g. tools), not an axis
-    values = list(value) if is_list and not PARAMS[name].repeatable else [value]
+    # A list is one value for --stop (several stop texts) and tools (a list of tools), not an axis.
+    keeps_lists = PARAMS[name].repeatable or PARAMS[name].kind == "tools"
+    values = list(value) if isinstance(value, (list, tuple, range)) and not keeps_lists else [value]
     if len(values) > 1 and not PARAMS[name].sweepable:
         raise InvalidOption(f"{name} cannot be swept: give one value")
     return [check_params({name: v})[name] for v in values]

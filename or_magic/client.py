@@ -126,17 +126,17 @@ class Client(_ClientBase):
 class AsyncClient(_ClientBase):
     """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
 
-    `max_connections` bounds the pool to the sweep's concurrency.  `on_rate_limit(delay)` is
-    told of every rate-limit wait, so the sweep can hold back new runs meanwhile.
+    `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see
+    parallel.Throttle) wraps every attempt: `async with throttle.attempt() as seen:` and is told
+    each attempt's status and retry delay, so a sweep can slow down on rate limits.
     """
 
     def __init__(self, settings: Settings, *, max_connections: int | None = None,
                  rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 on_retry: RetryNotice | None = None,
-                 on_rate_limit: Callable[[float], None] | None = None) -> None:
+                 on_retry: RetryNotice | None = None, throttle: Any = None) -> None:
         super().__init__(settings, on_retry)
         self.rate_limit_retries = rate_limit_retries
-        self.on_rate_limit = on_rate_limit
+        self.throttle = throttle
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
 
@@ -150,18 +150,34 @@ class AsyncClient(_ClientBase):
     async def _send_with_retries(self, method: str, path: str, body: Any) -> httpx.Response:
         attempt = 0
         while True:
-            response, exc = None, None
-            try:
-                response = await self._http.send(self._http.build_request(method, path, json=body))
-            except httpx.TransportError as error:  # timeouts included
-                exc = error
-            delay = self._retry_wait(attempt, response, exc)
+            async with self._attempt() as seen:
+                response, exc = None, None
+                try:
+                    response = await self._http.send(self._http.build_request(method, path, json=body))
+                except httpx.TransportError as error:  # timeouts included
+                    exc = error
+                delay = self._retry_wait(attempt, response, exc)
+                seen.status, seen.delay = (None if response is None else response.status_code), delay
             if delay is None:
                 return self._final(response, exc)
-            if response is not None and response.status_code == 429 and self.on_rate_limit is not None:
-                self.on_rate_limit(delay)
             await asyncio.sleep(delay)
             attempt += 1
+
+    def _attempt(self) -> Any:
+        return self.throttle.attempt() if self.throttle is not None else _Unthrottled()
+
+
+class _Unthrottled:
+    """The `throttle.attempt()` of a client without a throttle: records, never waits."""
+
+    status: int | None = None
+    delay: float | None = None
+
+    async def __aenter__(self) -> "_Unthrottled":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:

@@ -8,7 +8,8 @@ KeyboardInterrupt (the kernel's interrupt), which cancels the runs in flight and
 finished ones.
 
 Rate limits slow the sweep down instead of failing rows: a 429 is retried up to
-`RATE_LIMIT_RETRIES` times honouring Retry-After, and while one run waits, no new run starts.
+`RATE_LIMIT_RETRIES` times honouring Retry-After, and after one, requests go one at a time
+until one gets through (`Throttle`).
 With `--max-cost`, no new run starts once the summed `usage.cost` of finished runs reaches it;
 the runs not launched become rows whose error says why.
 """
@@ -16,11 +17,12 @@ the runs not launched become rows whose error says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from .budget import Budget
 from .errors import ORMagicError, RunSkipped
@@ -42,18 +44,45 @@ class SweepOutcome:
     interrupted: bool = False
 
 
-class _Hold:
-    """A "not before" time shared by the workers: set by rate-limit waits."""
+class Throttle:
+    """Slows a sweep down on rate limits instead of failing it.
+
+    After a 429, requests go one at a time, each after the wait the server asked for, until one
+    gets through; then the full concurrency resumes.  So a storm of 429s is absorbed by waiting,
+    spread fairly over the runs (the probe lock is first come, first served).
+    """
 
     def __init__(self) -> None:
+        self.limited = False
         self.until = 0.0
+        self._probe: asyncio.Lock | None = None
 
-    def extend(self, delay: float) -> None:
-        self.until = max(self.until, time.monotonic() + delay)
+    @contextlib.asynccontextmanager
+    async def attempt(self) -> AsyncIterator[Any]:
+        seen = _Seen()
+        if not self.limited:
+            yield seen
+            self._learn(seen)
+            return
+        self._probe = self._probe or asyncio.Lock()
+        async with self._probe:
+            while (left := self.until - time.monotonic()) > 0:
+                await asyncio.sleep(left)
+            yield seen
+            self._learn(seen)
 
-    async def wait(self) -> None:
-        while (left := self.until - time.monotonic()) > 0:
-            await asyncio.sleep(left)
+    def _learn(self, seen: "_Seen") -> None:
+        if seen.status == 429:
+            self.limited = True
+            self.until = max(self.until, time.monotonic() + (seen.delay or 0.0))
+        elif seen.status is not None and seen.status < 400:
+            self.limited = False
+
+
+@dataclass
+class _Seen:
+    status: int | None = None
+    delay: float | None = None
 
 
 class _Control:
@@ -96,14 +125,12 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
     from .client import AsyncClient
 
     control.attach()
-    hold = _Hold()
     client = AsyncClient(settings, max_connections=concurrency, rate_limit_retries=RATE_LIMIT_RETRIES,
-                         on_rate_limit=hold.extend)
+                         throttle=Throttle())
     pending = iter(runs)  # shared by the workers; safe, they all run on this one loop
 
     async def worker() -> None:
         for run in pending:
-            await hold.wait()
             if budget.reached:
                 run.error = RunSkipped(budget.why_skipped(), reason="budget")
             else:

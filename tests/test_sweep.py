@@ -274,3 +274,21 @@ def test_plot_without_matplotlib_names_the_install(shell, server, monkeypatch):
         r.plot("cost", x="temperature")
     with pytest.raises(InvalidOption, match="plot metric 'bogus'"):
         r.plot("bogus")
+
+
+def test_a_real_interrupt_during_a_magic_sweep_returns_the_finished_rows(shell, server):
+    import os
+    import signal
+    import threading
+
+    server.latency = 0.1
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # what "interrupt kernel" sends
+    timer.start()
+    try:
+        r = shell.run(f"%%openrouter {CHAT} --seed 1:40 --max-tokens 1 --concurrency 2\nhi")
+    finally:
+        timer.cancel()
+    done = [run for run in r.runs if run.ok]
+    assert 1 <= len(done) < 40 and len(r.runs) == 40
+    assert all(isinstance(run.error, RunSkipped) for run in r.runs if not run.ok)
+    assert "interrupted" in r.notes[-1]

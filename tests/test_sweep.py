@@ -292,3 +292,14 @@ def test_a_real_interrupt_during_a_magic_sweep_returns_the_finished_rows(shell, 
     assert 1 <= len(done) < 40 and len(r.runs) == 40
     assert all(isinstance(run.error, RunSkipped) for run in r.runs if not run.ok)
     assert "interrupted" in r.notes[-1]
+
+
+@pytest.mark.parametrize("model", ["test/error-200", "test/error-401", "test/error-403"])
+def test_sweep_rows_carry_the_same_errors_as_a_single_call(server, model):
+    from or_magic.errors import APIError
+
+    with pytest.raises(APIError) as single:
+        complete("hi", model, max_tokens=1)
+    r = complete("hi", model, seed=[1, 2], max_tokens=1, progress=False)
+    assert [str(e) for e in r.errors] == [str(single.value)] * 2
+    assert [type(e) for e in r.errors] == [type(single.value)] * 2

@@ -3,7 +3,8 @@
 Value syntax for a sweepable option (checked against the parameter table, nothing sent):
 - a comma list: ``0,0.5,1``;
 - an integer range, both ends included: ``1:10`` (1..10) or ``0:100:25`` (0, 25, 50, 75, 100);
-- a float range needs its step, both ends included: ``0:1:0.25`` (0, 0.25, 0.5, 0.75, 1.0).
+- a float range needs its step: ``0:1:0.25`` (0, 0.25, 0.5, 0.75, 1.0); it runs from START up to
+  END, included when the step lands on it (``0:1:0.3`` is 0, 0.3, 0.6, 0.9).
   Without a step, ``0:1`` on a float option is refused: how many points is not obvious.
   Values are rounded to 10 decimals so 0.1 steps give 0.3, not 0.30000000000000004.
 Items mix freely: ``1:3,10`` is 1, 2, 3, 10.

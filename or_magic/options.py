@@ -65,7 +65,7 @@ def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
     metavar = "X[,X...]" if param.sweepable else _METAVARS.get(param.kind, "VALUE")
     text = param.help + (f"; {rng}" if rng and param.kind in ("int", "float") else "")
     if param.sweepable:
-        text += "; a comma list sweeps it"
+        text += "; a comma list or a START:END[:STEP] range sweeps it"
     parser.add_argument(*flags, dest=param.name, metavar=metavar, help=text)
 
 

@@ -303,3 +303,18 @@ def test_sweep_rows_carry_the_same_errors_as_a_single_call(server, model):
     r = complete("hi", model, seed=[1, 2], max_tokens=1, progress=False)
     assert [str(e) for e in r.errors] == [str(single.value)] * 2
     assert [type(e) for e in r.errors] == [type(single.value)] * 2
+
+
+def test_widget_progress_counts_and_turns_warning_on_failures():
+    from or_magic.progress import WidgetProgress
+
+    bar = WidgetProgress(4)
+    bar.update(2, 0, 0.001)
+    assert bar.bar.value == 2 and bar.label.value == "sweep 2/4 · 0 failed · $0.001"
+    bar.update(4, 1, 0.002)
+    bar.close("done")
+    assert bar.bar.bar_style == "warning" and bar.label.value.endswith("· done")
+
+
+def test_float_range_stops_at_the_last_step_not_past_the_end():
+    assert axis_values(PARAMS["temperature"], "0:1:0.3") == [0.0, 0.3, 0.6, 0.9]

@@ -104,7 +104,10 @@ class _Control:
         with self.lock:
             self.cancelled = True
             if self.loop is not None and self.task is not None:
-                self.loop.call_soon_threadsafe(self.task.cancel)
+                try:
+                    self.loop.call_soon_threadsafe(self.task.cancel)
+                except RuntimeError:  # the loop has already finished: nothing left to cancel
+                    pass
 
 
 async def execute_async(client: Any, run: Run) -> Run:
@@ -144,10 +147,10 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
         await client.aclose()
 
 
-def _thread_main(*args: Any) -> None:
-    finished = args[4]
+def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
+                 finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
     try:
-        asyncio.run(_sweep(*args))
+        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control))
     except asyncio.CancelledError:
         pass
     except BaseException as exc:  # a bug, not a failed run: hand it to the waiting thread
@@ -182,7 +185,8 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     finally:
         display.close("interrupted" if interrupted else "")
     skipped = _mark_unfinished(runs)
-    notes = [f"interrupted: {skipped} of {len(runs)} runs cancelled; the finished rows are kept"] if interrupted else []
+    notes = [f"interrupted: {skipped} of {len(runs)} runs cancelled; the finished rows are kept"
+             ] if interrupted else []
     notes += _budget_notes(runs, budget)
     return SweepOutcome(runs, notes, interrupted)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from or_magic import complete
+from or_magic import Settings, complete
 from or_magic.errors import ConfigError, InvalidOption, RunSkipped
 from or_magic.grid import axis_values
 from or_magic.params import PARAMS
@@ -318,3 +318,10 @@ def test_widget_progress_counts_and_turns_warning_on_failures():
 
 def test_float_range_stops_at_the_last_step_not_past_the_end():
     assert axis_values(PARAMS["temperature"], "0:1:0.3") == [0.0, 0.3, 0.6, 0.9]
+
+
+def test_a_sweep_without_a_key_for_openrouter_is_a_config_error(monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    openrouter = Settings(base_url="https://openrouter.ai/api/v1")
+    with pytest.raises(ConfigError, match="no OpenRouter API key"):
+        complete("hi", CHAT, seed=[1, 2], progress=False, settings=openrouter)

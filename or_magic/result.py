@@ -160,7 +160,7 @@ class Result:
         p.text(self._plain())
 
     def _plain(self) -> str:
-        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40)
+        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -325,3 +325,10 @@ def test_a_sweep_without_a_key_for_openrouter_is_a_config_error(monkeypatch):
     openrouter = Settings(base_url="https://openrouter.ai/api/v1")
     with pytest.raises(ConfigError, match="no OpenRouter API key"):
         complete("hi", CHAT, seed=[1, 2], progress=False, settings=openrouter)
+
+
+def test_a_large_sweep_shows_a_compact_table(server):
+    r = complete("hi", CHAT, seed="1:120", max_tokens=1, progress=False)
+    shown = r._plain()
+    assert len(shown.splitlines()) < 60 and "120 runs (0 failed)" in shown
+    assert len(r._repr_html_()) < 40_000

@@ -14,7 +14,8 @@ from .options import CallOptions
 from .params import PARAMS, check_params
 from .result import Result
 from .settings import Settings
-from .sweep import Plan, RunHook, plan_runs, run_sequentially
+from .stream import StreamCancelled
+from .sweep import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,13 +43,15 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
              settings: Settings | None = None, on_done: RunHook | None = None,
              sweep_vars: Mapping[str, Any] | None = None, concurrency: int | None = None,
-             max_cost: float | None = None, yes: bool = False, progress: bool = True, **params: Any) -> Result:
+             max_cost: float | None = None, yes: bool = False, progress: bool = True,
+             on_text: TextHook | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
     `sweep_vars={"topic": ["a", "b"]}` (a template variable as an axis).  Sweeps run
     `concurrency` requests at once; `max_cost` (USD) caps them.  `{name}` fields in the prompt
     are filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
@@ -57,7 +60,8 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, progress=progress)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
+                    progress=progress)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
@@ -98,10 +102,12 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None, progress: bool = True) -> Result:
+             on_done: RunHook | None = None, on_text: TextHook | None = None, progress: bool = True) -> Result:
     """Plan, run, and collect a call; raises the error of a call that was a single failed run.
 
-    Several runs go concurrently (parallel.py) and never raise for a failed or skipped run.
+    A single streamed run calls `on_text` with each new piece of text; if it is interrupted, the
+    partial result (finish_reason "cancelled") is returned.  Several runs go concurrently
+    (parallel.py), never call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
     if options.max_cost is not None:
@@ -112,9 +118,14 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         outcome = run_concurrently(settings, plan.runs, concurrency=options.concurrency,
                                    max_cost=options.max_cost, on_done=on_done, progress=progress)
         return Result(outcome.runs, plan.axes, notes + outcome.notes)
-    runs = run_sequentially(client_for(settings), plan, on_done)
+    try:
+        runs = run_sequentially(client_for(settings), plan, on_done, on_text)
+    except StreamCancelled:
+        runs = plan.runs
+        notes.append(f"interrupted: kept the {len(runs[0].text)} characters received (finish_reason 'cancelled')")
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:
+        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 

@@ -17,13 +17,16 @@ from typing import Any, Callable
 import httpx
 
 from . import __version__
-from .errors import APIError, ConfigError, TimeoutError, TransportError, error_class_for
+from .errors import APIError, ConfigError, ORMagicError, TimeoutError, TransportError, error_class_for
 from .params import COMPLETIONS
 from .retry import retry_delay, should_retry
 from .settings import Settings
+from .sse import SSEError, SSEParser
+from .stream import StreamAssembler, StreamCancelled
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
+TextHook = Callable[[str], None]
 
 
 def _stderr_notice(message: str) -> None:
@@ -108,12 +111,24 @@ class Client(_ClientBase):
         """GET a JSON resource such as /models or /key."""
         return self._answer(self._send_with_retries("GET", path, None, params=params))
 
-    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None) -> httpx.Response:
+    def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
+        """POST a streamed completion, calling `on_text` with each new piece of text; returns the
+        assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
+        response = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        return read_stream(response, self.settings, self._key, on_text)
+
+    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
+                           stream: bool = False) -> httpx.Response:
+        # A stream is retried only until its response head arrives: after that, text may have
+        # been shown and paid for, and a retry would be a different answer.
         attempt = 0
         while True:
             response, exc = None, None
             try:
-                response = self._http.send(self._http.build_request(method, path, json=body, params=params))
+                request = self._http.build_request(method, path, json=body, params=params)
+                response = self._http.send(request, stream=stream)
+                if stream and response.status_code >= 400:
+                    _read_whole(response)
             except httpx.TransportError as error:  # timeouts included
                 exc = error
             delay = self._retry_wait(attempt, response, exc)
@@ -178,6 +193,88 @@ class _Unthrottled:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def read_stream(response: httpx.Response, settings: Settings, key: str | None,
+                on_text: TextHook | None = None) -> dict[str, Any]:
+    """Read an SSE completion to its end and return the assembled body.
+
+    An error chunk raises APIError; a malformed line, a chunk that is not JSON, a dropped
+    connection or an early end raise TransportError; silence longer than the timeout raises
+    TimeoutError.  Each keeps the text received so far as `partial` (and the assembled body as
+    `body`).  Ctrl-C (KeyboardInterrupt, also from `on_text`) closes the connection at once and
+    raises StreamCancelled with the partial body, whose finish_reason is "cancelled".
+    """
+    if response.status_code >= 400 or response.headers.get("content-type", "").startswith("application/json"):
+        _read_whole(response)  # an error, or a server that does not stream: one plain body
+        return check_answer(response.status_code, response.headers, response.content, key)
+    assembler = StreamAssembler()
+    try:
+        try:
+            _read_events(response, assembler, key, on_text)
+        finally:  # closing mid-body drops the connection: the server stops generating
+            response.close()
+    except KeyboardInterrupt:
+        assembler.cancel()
+        raise StreamCancelled(assembler.body()) from None
+    except SSEError as exc:
+        raise _kept(TransportError(f"the stream is malformed: {exc}", partial=assembler.text), assembler)
+    except httpx.TimeoutException:
+        raise _kept(TimeoutError(
+            f"the stream went silent: nothing arrived for {settings.timeout:g} s (timeout); raise it "
+            "with %config OpenRouterMagics.timeout = SECONDS", partial=assembler.text), assembler) from None
+    except httpx.TransportError as exc:
+        raise _kept(TransportError(f"the connection dropped mid-stream ({_scrub(str(exc), key) or type(exc).__name__})",
+                                   partial=assembler.text), assembler) from None
+    except ORMagicError as exc:  # an error chunk, or the stream ended early
+        raise _kept(exc, assembler)
+    return assembler.body()
+
+
+def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str | None,
+                 on_text: TextHook | None) -> None:
+    parser = SSEParser()
+    for piece in response.iter_bytes():
+        for payload in parser.feed(piece):
+            if parser.done:
+                return
+            _add_chunk(assembler, payload, key, on_text)
+    for payload in parser.close():
+        if not parser.done:
+            _add_chunk(assembler, payload, key, on_text)
+    if not parser.done and not assembler.finished:
+        raise TransportError("the stream ended before the answer did (no finish_reason, no [DONE])",
+                             partial=assembler.text)
+
+
+def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:
+    try:
+        chunk = json.loads(payload)
+    except ValueError:
+        preview = payload[:80].decode("utf-8", "replace")
+        raise TransportError(f"the stream sent a chunk that is not JSON: {_scrub(preview, key)!r}",
+                             partial=assembler.text) from None
+    if not isinstance(chunk, dict):
+        raise TransportError("the stream sent a chunk that is not a JSON object", partial=assembler.text)
+    piece = assembler.add(chunk)
+    if "error" in chunk or assembler.error_finish:  # the text so far is joined only when needed
+        check_choices(chunk, key, partial=assembler.text)
+    if piece and on_text is not None:
+        on_text(piece)
+
+
+def _kept(error: Exception, assembler: StreamAssembler) -> Exception:
+    """Attach the partial body to a failure, so the run keeps its partial logprobs too."""
+    error.body = assembler.body()  # type: ignore[attr-defined]
+    return error
+
+
+def _read_whole(response: httpx.Response) -> None:
+    """Read a plain-JSON answer to a stream request (an error, say) whole and free the connection."""
+    try:
+        response.read()
+    finally:
+        response.close()
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
@@ -248,15 +345,18 @@ def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> 
     return data
 
 
-def check_choices(data: dict[str, Any], key: str | None) -> None:
-    """Raise for a top-level `error` or a choice that finished with an error (both seen in 200s)."""
+def check_choices(data: dict[str, Any], key: str | None, partial: str | None = None) -> None:
+    """Raise for a top-level `error` or a choice that finished with an error (both seen in 200s).
+
+    `partial` is the text kept in the error (default: the text in `data`; a stream passes the
+    text assembled so far)."""
     if isinstance(data.get("error"), dict):
-        raise api_error(None, data["error"], key, partial=_partial_text(data))
+        raise api_error(None, data["error"], key, partial=_partial_text(data) if partial is None else partial)
     for choice in data.get("choices") or []:
         if isinstance(choice, dict) and choice.get("finish_reason") == "error":
             error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
             raise api_error(None, error, key, fallback="the provider stopped with an error",
-                            partial=_partial_text(data))
+                            partial=_partial_text(data) if partial is None else partial)
 
 
 def _partial_text(data: dict[str, Any]) -> str:

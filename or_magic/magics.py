@@ -63,18 +63,36 @@ class OpenRouterMagics(Magics):
     def openrouter(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._subcommand(line)
+        from .live import LiveText
+
+        live = LiveText.for_shell(self.shell)  # shows a single streamed run as it arrives
         try:
             options = parse_line(line)
+            if options.widgets:
+                return self._panel(cell.rstrip("\r\n"), options)
             from .api import run_call
 
             # IPython hands the cell over with a trailing newline the user did not type; for a
             # completion prompt it would change what the model continues from.
-            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns)
+            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns, on_text=live)
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
+        except BaseException as exc:
+            live.abandon()  # the partial text stays on screen, above the error
+            partial = getattr(exc, "result", None)
+            if partial is not None and options.out:  # and in -o NAME, with the error in its row
+                self.shell.user_ns[options.out] = partial
+            raise
         if options.out:
             self.shell.user_ns[options.out] = result
+        live.finish(result)  # the live output becomes the result's own rendering
         return result
+
+    def _panel(self, prompt: str, options: Any) -> Any:
+        from .widgets import Panel  # ipywidgets is imported only when a panel is asked for
+
+        return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
+                     namespace=self.shell.user_ns)
 
     def _subcommand(self, line: str) -> Any:
         from . import api

@@ -30,6 +30,7 @@ class CallOptions:
     system: str | None = None
     endpoint: str | None = None
     stream: bool | None = None  # None: the `stream` setting
+    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
@@ -81,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_param(sampling, param)
     call = parser.add_argument_group("call")
     call.add_argument("--system", metavar="TEXT", help="system message (chat) or prompt prefix (completions)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     call.add_argument("--endpoint", choices=ENDPOINTS,
                       help="chat or completions; default: completions for legacy instruct/base models, else chat")
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
@@ -122,7 +125,8 @@ def parse_line(line: str) -> CallOptions:
     if ns.max_cost is not None and not ns.max_cost > 0:
         raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
-    return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
+    return CallOptions(models=models, widgets=ns.widgets,
+                       params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
 

@@ -33,7 +33,7 @@ class Settings:
     max_runs: int = 1000  # a larger sweep needs --yes
     app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
     app_title: str = ""  # sent as X-Title
-    stream: bool = False  # streaming arrives with the streaming issue; then True
+    stream: bool = True  # single runs stream their text into the output as it arrives
     completions_models: tuple[str, ...] = field(default=DEFAULT_COMPLETIONS_MODELS)
 
     def resolved_base_url(self) -> str:

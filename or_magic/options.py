@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,7 +116,7 @@ def parse_line(line: str) -> CallOptions:
         words = shlex.split(line)
     except ValueError as exc:
         raise InvalidOption(f"cannot split the line: {exc} (check the quotes)") from None
-    ns = PARSER.parse_args(words)
+    ns = PARSER.parse_args(_attach_negative_values(words))
     if ns.samples < 1:
         raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
     if ns.out is not None and not ns.out.isidentifier():
@@ -129,6 +130,22 @@ def parse_line(line: str) -> CallOptions:
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
+
+
+_SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}
+_NEGATIVE = re.compile(r"-\.?\d")
+
+
+def _attach_negative_values(words: list[str]) -> list[str]:
+    """`--frequency-penalty -1:1:0.5` as `--frequency-penalty=-1:1:0.5`: argparse would take a
+    list or range that starts with a minus for an option (it only knows plain negative numbers)."""
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] in _SWEEP_FLAGS and _NEGATIVE.match(word):
+            out[-1] = f"{_SWEEP_FLAGS[out[-1]]}={word}"
+        else:
+            out.append(word)
+    return out
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

@@ -332,3 +332,14 @@ def test_a_large_sweep_shows_a_compact_table(server):
     shown = r._plain()
     assert len(shown.splitlines()) < 60 and "120 runs (0 failed)" in shown
     assert len(r._repr_html_()) < 40_000
+
+
+@pytest.mark.parametrize("line, name, expected", [
+    ("m --frequency-penalty -1:1:1", "frequency_penalty", [-1.0, 0.0, 1.0]),
+    ("m --presence-penalty -1,0,-.5", "presence_penalty", [-1.0, 0.0, -0.5]),
+    ("m --seed -2:0", "seed", [-2, -1, 0]),
+])
+def test_lists_and_ranges_may_start_with_a_minus(line, name, expected):
+    from or_magic.options import parse_line
+
+    assert parse_line(line).params[name] == expected

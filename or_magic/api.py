@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .choices import choice_params, parse_labels
+from .budget import check_budget
 from .errors import APIError, InvalidOption
+from .grid import axis_values, check_grid_size, grid_size, plan_over_vars, resolve_vars
 from .options import CallOptions
 from .params import PARAMS, check_params
-from .prompt import fill_template
 from .result import Result
 from .settings import Settings
 from .stream import StreamCancelled
@@ -45,11 +46,15 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
              settings: Settings | None = None, on_done: RunHook | None = None,
              on_text: TextHook | None = None, cache: bool | None = None,
-             choices: str | Sequence[str] | None = None, **params: Any) -> Result:
+             choices: str | Sequence[str] | None = None, sweep_vars: Mapping[str, Any] | None = None,
+             concurrency: int | None = None, max_cost: float | None = None, yes: bool = False,
+             progress: bool = True, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
-    A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
-    filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
+    `sweep_vars={"topic": ["a", "b"]}` (a template variable as an axis).  Sweeps run
+    `concurrency` requests at once; `max_cost` (USD) caps them.  `{name}` fields in the prompt
+    are filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
     A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
     `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
@@ -58,17 +63,25 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
-        cache=cache, choices=parse_labels(choices) if choices is not None else [])
+        cache=cache, choices=parse_labels(choices) if choices is not None else [],
+        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
+                    progress=progress)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
-    values = list(value) if isinstance(value, (list, tuple, range)) and name != "stop" else [value]
     if name not in PARAMS:
         raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
                             "or extra={...} for other body fields")
+    if isinstance(value, str) and PARAMS[name].sweepable:
+        return axis_values(PARAMS[name], value)  # "0:1:0.25" or "1,2,3", as on the magic line
+    # A list is one value for --stop (several stop texts) and tools (a list of tools), not an axis.
+    keeps_lists = PARAMS[name].repeatable or PARAMS[name].kind == "tools"
+    values = list(value) if isinstance(value, (list, tuple, range)) and not keeps_lists else [value]
+    if len(values) > 1 and not PARAMS[name].sweepable:
+        raise InvalidOption(f"{name} cannot be swept: give one value")
     return [check_params({name: v})[name] for v in values]
 
 
@@ -79,53 +92,55 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     if not models:
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
                             "or set %config OpenRouterMagics.model = '...'")
-    text, missing = fill_template(prompt, variables)
-    if not text.strip():
-        raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
+    var_items = resolve_vars(options.vars, variables, prompt)
+    size = grid_size(len(models), options.params, options.samples, var_items)
+    check_grid_size(size, settings.max_runs, options.yes)
+    # `stream` is about watching one answer arrive; a sweep shows a progress bar and a table, and
+    # its runs go concurrently as whole JSON answers (which can also be retried whole).
+    stream = size == 1 and (settings.stream if options.stream is None else options.stream)
+    params = choice_params(options.params) if options.choices else options.params
+
+    def plan_for(text: str) -> Plan:
+        return plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
+                         stream=stream, samples=options.samples, extra=options.extra,
+                         completions_models=settings.completions_models)
+
+    plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
-    # `stream` is about watching one answer arrive; a sweep shows a table, so its runs are sent
-    # unstreamed unless --stream asks for it (an unstreamed answer can also be retried whole).
-    single = len(models) * options.samples * _grid_size(options.params) == 1
-    stream = (settings.stream and single) if options.stream is None else options.stream
-    params = choice_params(options.params) if options.choices else options.params
-    plan = plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
-                     stream=stream, samples=options.samples, extra=options.extra,
-                     completions_models=settings.completions_models)
     return plan, notes
 
 
-def _grid_size(params: Mapping[str, Sequence[Any]]) -> int:
-    size = 1
-    for values in params.values():
-        size *= len(values)
-    return size
-
-
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None, on_text: TextHook | None = None) -> Result:
+             on_done: RunHook | None = None, on_text: TextHook | None = None, progress: bool = True) -> Result:
     """Plan, run, and collect a call; raises the error of a call that was a single failed run.
 
     Every run, failed or not, is recorded in the history (unless `settings.history` is off)
     before `on_done` sees it and before anything is displayed.  A single streamed run calls
     `on_text` with each new piece of text; if it is interrupted, the partial result
-    (finish_reason "cancelled") is returned.  Sweeps never call `on_text`.
+    (finish_reason "cancelled") is returned.  Several runs go concurrently (parallel.py), never
+    call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
     from .cache import serve_from_cache
     from .runlog import recording
 
     hook = recording(settings, on_done)
-    single = len(plan.runs) == 1
     to_send = plan.runs
     if settings.cache if options.cache is None else options.cache:
         to_send = serve_from_cache(plan.runs, settings, hook)
+    if options.max_cost is not None and to_send:
+        notes += check_budget(to_send, options.max_cost, client_for(settings))
+    if len(plan.runs) > 1:
+        from .parallel import run_concurrently
+
+        outcome = run_concurrently(settings, to_send, concurrency=options.concurrency,
+                                   max_cost=options.max_cost, on_done=hook, progress=progress)
+        return Result(plan.runs, plan.axes, notes + outcome.notes, choices=options.choices)
     try:
         if to_send:
-            run_sequentially(client_for(settings), Plan(to_send, plan.axes), hook, on_text if single else None)
+            run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
-        if not single:
-            raise
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
     result = Result(runs, plan.axes, notes, choices=options.choices)

@@ -1,14 +1,17 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py, the only modules that import httpx.  Everything the server says goes
-through answers.py (`check_answer`), which turns an error status, an error body inside an HTTP
-200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions become
-`TransportError`s at this boundary.  The API key is read per client from the environment and
-scrubbed from any server text.
+With stream_reader.py, the only modules that import httpx.  `Client` (sync: single runs, streams,
+/models, /key) and `AsyncClient` (sweeps) share one base: the key, the headers, how an attempt is
+judged and the retry decision; only the send loop exists twice, once per I/O style.  Everything
+the server says goes through answers.py, which turns an error status, an error body inside an
+HTTP 200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions
+become `TransportError`s here.  The key is scrubbed from any server text.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import sys
 import time
 from typing import Any, Callable
@@ -25,17 +28,19 @@ from .stream_reader import TextHook, read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
+# One attempt: (the answer read whole, the failure, the status to judge a retry by — None when the
+# answer is usable or final — and the answer's error fields).
+Attempt = tuple["httpx.Response | None", "Exception | None", "int | None", "dict[str, Any]"]
 
 
 def _stderr_notice(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class Client:
-    """A connection pool plus the settings it was made with; reuse one for many requests."""
+class _ClientBase:
+    """What the sync and async clients share: settings, key, headers, and judging attempts."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
-                 on_retry: RetryNotice | None = _stderr_notice) -> None:
+    def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
         self.settings = settings
         self.base_url = settings.resolved_base_url()
         key = settings.api_key()
@@ -45,83 +50,61 @@ class Client:
                 "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
         self._key = key
         self.on_retry = on_retry
-        self._http = httpx.Client(base_url=self.base_url, headers=request_headers(settings, key),
-                                  timeout=_timeout(settings), transport=transport)
+        # A sweep retries rate limits more patiently than one call: waiting slows it down
+        # instead of failing rows (AsyncClient sets it from its caller).
+        self.rate_limit_retries: int | None = None
 
     def __repr__(self) -> str:  # the key stays out of reprs
-        return f"<or_magic.Client {self.base_url}>"
+        return f"<or_magic.{type(self).__name__} {self.base_url}>"
 
-    def close(self) -> None:
-        self._http.close()
+    def _http_options(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "headers": request_headers(self.settings, self._key),
+                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
 
-    def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a non-streamed completion and return the checked JSON answer."""
-        response = self._send_with_retries("POST", PATHS[endpoint], body)
-        return check_answer(response.status_code, response.headers, response.content, self._key)
-
-    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET a JSON resource such as /models or /key."""
-        response = self._send_with_retries("GET", path, None, params=params)
-        return check_answer(response.status_code, response.headers, response.content, self._key)
-
-    def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
-        """POST a streamed completion, calling `on_text` with each new piece of text; returns the
-        assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
-        response = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
-        return read_stream(response, self.settings, self._key, on_text)
-
-    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
-                           stream: bool = False) -> httpx.Response:
-        """Send, retrying what is worth retrying; the last answer (or failure) is the caller's.
-
-        A stream is retried only until its response head arrives: after that, text may have been
-        shown and paid for, and a retry would be a different answer."""
-        max_retries = max(0, self.settings.max_retries)
-        for attempt in range(max_retries + 1):
-            response, failure, status, error = self._attempt(method, path, body, params, stream)
-            if response is not None and status is None:
-                return response
-            retryable = status is None or should_retry(status, error)
-            headers = response.headers if response is not None else {}
-            delay = retry_delay(attempt, headers, error) if retryable and attempt < max_retries else None
-            if delay is None:
-                if failure is not None:
-                    raise failure
-                return response  # type: ignore[return-value]  # check_answer raises its error
-            self._notice(status, delay, attempt + 1, max_retries, _ok_trouble(response, error))
-            time.sleep(delay)
-        raise AssertionError("unreachable")  # the loop always returns or raises
-
-    def _attempt(self, method: str, path: str, body: Any, params: Any,
-                 stream: bool = False) -> tuple[httpx.Response | None, Exception | None, int | None, dict[str, Any]]:
-        """One request: (answer, failure, status to judge a retry by (None: usable), error fields).
-
-        A successful stream is returned unread, for read_stream to consume."""
-        request = self._http.build_request(method, path, json=body, params=params)
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.TimeoutException as exc:  # nothing received: worth another attempt
+    def _send_failed(self, exc: httpx.TransportError) -> Attempt:
+        """Nothing was received: always worth another attempt."""
+        if isinstance(exc, httpx.TimeoutException):
             return None, TimeoutError(_timeout_text(self.settings, exc)), None, {}
-        except httpx.TransportError as exc:
-            return None, self._unreachable(exc), None, {}
-        if stream and response.status_code < 400:
-            return response, None, None, {}
-        try:
-            response.read()
-        except httpx.TimeoutException as exc:
+        return None, self._unreachable(exc), None, {}
+
+    def _read_failed(self, exc: httpx.TransportError) -> Attempt:
+        if isinstance(exc, httpx.TimeoutException):
             # The answer had begun: the server is working but slow, and a repeat is billed again.
-            response.close()
             raise TimeoutError(_timeout_text(self.settings, exc)) from None
-        except httpx.TransportError as exc:  # dropped mid-answer: nothing usable arrived
-            response.close()
-            return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
-        except BaseException:  # e.g. Ctrl-C: give the connection back before leaving
-            response.close()
-            raise
+        return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
+
+    def _judged(self, response: httpx.Response) -> Attempt:
+        """A complete answer: usable (status None), or the status and error to decide a retry by."""
         if response.status_code >= 400:
             return response, None, response.status_code, error_fields(response.content)
         status, error = unusable_ok(response.content)
         return response, None, status, error
+
+    def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
+        """Seconds to wait before another attempt, or None when this attempt is final."""
+        response, _failure, status, error = outcome
+        if response is not None and status is None:
+            return None
+        budget = max(0, self.settings.max_retries)
+        if status == 429 and self.rate_limit_retries is not None:
+            budget = max(budget, self.rate_limit_retries)
+        if attempt >= budget or not (status is None or should_retry(status, error)):
+            return None
+        delay = retry_delay(attempt, response.headers if response is not None else {}, error)
+        if delay is not None:
+            self._notice(status, delay, attempt + 1, budget, _ok_trouble(response, error))
+        return delay
+
+    @staticmethod
+    def _final(outcome: Attempt) -> httpx.Response:
+        """The last attempt's answer (check_answer raises any error in it), or its failure."""
+        response, failure, _status, _error = outcome
+        if failure is not None:
+            raise failure
+        return response  # type: ignore[return-value]
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        return check_answer(response.status_code, response.headers, response.content, self._key)
 
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
         return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
@@ -132,6 +115,126 @@ class Client:
             what = what or {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
             notice = f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})"
             self.on_retry(scrub(notice, self._key))
+
+
+class Client(_ClientBase):
+    """A connection pool plus the settings it was made with; reuse one for many requests."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+                 on_retry: RetryNotice | None = _stderr_notice) -> None:
+        super().__init__(settings, on_retry)
+        self._http = httpx.Client(transport=transport, **self._http_options())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streamed completion and return the checked JSON answer."""
+        return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET a JSON resource such as /models or /key."""
+        return self._answer(self._send_with_retries("GET", path, None, params=params))
+
+    def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
+        """POST a streamed completion, calling `on_text` with each new piece of text; returns the
+        assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
+        response = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        return read_stream(response, self.settings, self._key, on_text)
+
+    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
+                           stream: bool = False) -> httpx.Response:
+        """Send, retrying what is worth retrying.  A stream is retried only until its response
+        head arrives: after that, text may have been shown and paid for."""
+        for attempt in itertools.count():
+            outcome = self._attempt(self._http.build_request(method, path, json=body, params=params), stream)
+            delay = self._retry_wait(attempt, outcome)
+            if delay is None:
+                return self._final(outcome)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, request: httpx.Request, stream: bool) -> Attempt:
+        """One request; a successful stream is returned unread, for read_stream to consume."""
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            return self._send_failed(exc)
+        if stream and response.status_code < 400:
+            return response, None, None, {}
+        try:
+            response.read()
+        except httpx.TransportError as exc:
+            return self._read_failed(exc)
+        finally:  # also on Ctrl-C: give the connection back before leaving
+            response.close()
+        return self._judged(response)
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
+
+    `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see
+    parallel.Throttle) wraps every attempt: `async with throttle.attempt() as seen:` and is told
+    each attempt's status and retry delay, so a sweep can slow down on rate limits.
+    """
+
+    def __init__(self, settings: Settings, *, max_connections: int | None = None,
+                 rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 on_retry: RetryNotice | None = None, throttle: Any = None) -> None:
+        super().__init__(settings, on_retry)
+        self.rate_limit_retries = rate_limit_retries
+        self.throttle = throttle
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streamed completion and return the checked JSON answer."""
+        return self._answer(await self._send_with_retries("POST", PATHS[endpoint], body))
+
+    async def _send_with_retries(self, method: str, path: str, body: Any) -> httpx.Response:
+        for attempt in itertools.count():
+            async with self._throttled() as seen:
+                outcome = await self._attempt(self._http.build_request(method, path, json=body))
+                delay = self._retry_wait(attempt, outcome)
+                seen.status = outcome[0].status_code if outcome[0] is not None else None
+                seen.delay = delay
+            if delay is None:
+                return self._final(outcome)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, request: httpx.Request) -> Attempt:
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            return self._send_failed(exc)
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            return self._read_failed(exc)
+        finally:
+            await response.aclose()
+        return self._judged(response)
+
+    def _throttled(self) -> Any:
+        return self.throttle.attempt() if self.throttle is not None else _Unthrottled()
+
+
+class _Unthrottled:
+    """The `throttle.attempt()` of a client without a throttle: records, never waits."""
+
+    status: int | None = None
+    delay: float | None = None
+
+    async def __aenter__(self) -> "_Unthrottled":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 def _ok_trouble(response: httpx.Response | None, error: dict[str, Any]) -> str | None:
@@ -151,10 +254,6 @@ def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
     if settings.app_title:
         headers["X-Title"] = settings.app_title
     return headers
-
-
-def _timeout(settings: Settings) -> httpx.Timeout:
-    return httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
 
 
 def _timeout_text(settings: Settings, exc: Exception) -> str:

@@ -10,9 +10,11 @@
     │   ├── CreditsError       402: out of credits
     │   ├── RateLimitError     429: rate limited (retried automatically, then raised)
     │   └── ServerError        5xx, 408, 524, 529: provider or gateway trouble (retried, then raised)
-    └── TransportError     no usable answer: connection refused or dropped, timeout,
-        │                  malformed stream
-        └── TimeoutError       the server went silent for longer than the timeout
+    ├── TransportError     no usable answer: connection refused or dropped, timeout,
+    │   │                  malformed stream
+    │   └── TimeoutError       the server went silent for longer than the timeout
+    └── RunSkipped         a sweep's run that was never completed: cancelled by an interrupt,
+                           or not launched because --max-cost was reached (a row, not raised)
 
 Every error that can happen mid-response carries ``partial``: the text received so far, so
 that nothing already paid for is lost.  Messages never contain the API key: the client
@@ -117,6 +119,14 @@ class TransportError(ORMagicError):
 
 class TimeoutError(TransportError):  # noqa: A001 - deliberately scoped to this module
     """The server sent nothing for longer than the configured timeout."""
+
+
+class RunSkipped(ORMagicError):
+    """A sweep's run that was not made (or not finished); `reason` is "cancelled" or "budget"."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 def error_class_for(status: int | None) -> type[APIError]:

@@ -35,6 +35,7 @@ class OpenRouterMagics(Magics):
     connect_timeout = Float(_DEFAULTS.connect_timeout, help="seconds to wait for a connection").tag(config=True)
     max_retries = Int(_DEFAULTS.max_retries, help="retries of 408/429/5xx and connection errors").tag(config=True)
     concurrency = Int(_DEFAULTS.concurrency, help="requests in flight at once in a sweep").tag(config=True)
+    max_runs = Int(_DEFAULTS.max_runs, help="largest sweep that runs without --yes").tag(config=True)
     app_url = Unicode(_DEFAULTS.app_url, help="sent as HTTP-Referer (OpenRouter app attribution)").tag(config=True)
     app_title = Unicode(_DEFAULTS.app_title, help="sent as X-Title (OpenRouter app attribution)").tag(config=True)
     stream = Bool(_DEFAULTS.stream, help="stream single runs into the output").tag(config=True)
@@ -53,7 +54,7 @@ class OpenRouterMagics(Magics):
             raise ValueError(f"{proposal['trait'].name} must be > 0 seconds")
         return proposal["value"]
 
-    @validate("max_retries", "concurrency")
+    @validate("max_retries", "concurrency", "max_runs")
     def _counts(self, proposal: Any) -> int:
         lowest = 0 if proposal["trait"].name == "max_retries" else 1
         if proposal["value"] < lowest:
@@ -121,5 +122,6 @@ class OpenRouterMagics(Magics):
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
-    "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, api_key_env, timeout, "
-    "max_retries, concurrency, app_url, app_title, stream, completions_models, history, history_path, cache).")
+    "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, "
+    "api_key_env, timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
+    "history, history_path, cache).")

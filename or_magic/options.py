@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidOption
 from .choices import parse_labels
+from .grid import axis_values, parse_vars
 from .params import ENDPOINTS, PARAMS, Param, check_params
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -36,13 +38,19 @@ class CallOptions:
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
     cache: bool | None = None  # None: the `cache` setting
     choices: list[str] = field(default_factory=list)  # --choices labels: classify by first-token logprobs
+    vars: dict[str, Any] = field(default_factory=dict)  # template name → namespace path or sequence (an axis)
+    concurrency: int | None = None  # None: the `concurrency` setting
+    max_cost: float | None = None  # USD; None: no cap
+    yes: bool = False  # run a grid larger than the `max_runs` setting
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises InvalidOption instead of printing and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InvalidOption(f"{message} (see %%openrouter? for every option)")
+        # argparse quotes what it did not understand, which may hold newlines: keep one line.
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        raise InvalidOption(f"{one_line} (see %%openrouter? for every option)")
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         raise InvalidOption(message or "see %%openrouter? for every option")
@@ -64,7 +72,7 @@ def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
     metavar = "X[,X...]" if param.sweepable else _METAVARS.get(param.kind, "VALUE")
     text = param.help + (f"; {rng}" if rng and param.kind in ("int", "float") else "")
     if param.sweepable:
-        text += "; a comma list sweeps it"
+        text += "; a comma list or a START:END[:STEP] range sweeps it"
     parser.add_argument(*flags, dest=param.name, metavar=metavar, help=text)
 
 
@@ -90,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="answer a repeated request that has a seed or temperature 0 from the history, "
                            "at no cost (default: %%config OpenRouterMagics.cache); --no-cache forces a new call")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
+    sweep = parser.add_argument_group("sweeps (a comma list or START:END[:STEP] range on an option, "
+                                      "several models, -n, or --vars make a grid)")
+    sweep.add_argument("--vars", action="append", default=[], metavar="NAME=VARIABLE",
+                       help="fill {NAME} from each item of the list/Series/column VARIABLE: one run per item "
+                            "(repeatable; several multiply)")
+    sweep.add_argument("--concurrency", type=int, metavar="N",
+                       help="requests in flight at once; default: %%config OpenRouterMagics.concurrency")
+    sweep.add_argument("--max-cost", type=float, metavar="USD",
+                       help="refuse a sweep whose worst case costs more; stop launching runs once spent")
+    sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
@@ -109,16 +127,37 @@ def parse_line(line: str) -> CallOptions:
         words = shlex.split(line)
     except ValueError as exc:
         raise InvalidOption(f"cannot split the line: {exc} (check the quotes)") from None
-    ns = PARSER.parse_args(words)
+    ns = PARSER.parse_args(_attach_negative_values(words))
     if ns.samples < 1:
         raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
     if ns.out is not None and not ns.out.isidentifier():
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
+    if ns.concurrency is not None and ns.concurrency < 1:
+        raise InvalidOption(f"--concurrency {ns.concurrency}: must be an integer ≥ 1")
+    if ns.max_cost is not None and not ns.max_cost > 0:
+        raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, widgets=ns.widgets,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
-                       cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [])
+                       cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],
+                       vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
+
+
+_SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}
+_NEGATIVE = re.compile(r"-\.?\d")
+
+
+def _attach_negative_values(words: list[str]) -> list[str]:
+    """`--frequency-penalty -1:1:0.5` as `--frequency-penalty=-1:1:0.5`: argparse would take a
+    list or range that starts with a minus for an option (it only knows plain negative numbers)."""
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] in _SWEEP_FLAGS and _NEGATIVE.match(word):
+            out[-1] = f"{_SWEEP_FLAGS[out[-1]]}={word}"
+        else:
+            out.append(word)
+    return out
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
@@ -130,16 +169,24 @@ def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
         if param.sweepable:
             values[param.name] = split_values(param, given)
         else:
-            values[param.name] = [check_params({param.name: given})[param.name]]
+            values[param.name] = [_single_value(param, given)]
     return values
 
 
+def _single_value(param: Param, given: Any) -> Any:
+    """A value of an option that cannot be a sweep axis; a list of them is named as such."""
+    try:
+        return check_params({param.name: given})[param.name]
+    except InvalidOption:
+        if isinstance(given, str) and "," in given and param.kind in ("json", "format", "tools", "tool_choice"):
+            raise InvalidOption(f"{param.flag} cannot be swept: give one value (run one cell per value "
+                                f"to compare several)") from None
+        raise
+
+
 def split_values(param: Param, text: str) -> list[Any]:
-    """A sweepable option's text as a list of checked values: `0.7` or `0,0.5,1`."""
-    items = [item.strip() for item in str(text).split(",")]
-    if any(item == "" for item in items):
-        raise param.invalid(text, "has an empty item; write values like 0,0.5,1")
-    return [param.check(item) for item in items]
+    """A sweepable option's text as a list of checked values: `0.7`, `0,0.5,1`, `1:10`, `0:1:0.25`."""
+    return axis_values(param, text)
 
 
 def parse_extra(pairs: list[str]) -> dict[str, Any]:

@@ -115,6 +115,18 @@ class Result(LogprobViews):
         """Alternatives in long form: run keys, position, rank, token, logprob, prob, chosen."""
         return top_logprobs_frame(self.runs, self._key_columns())
 
+    def summary(self, by: str | Sequence[str] | None = None) -> "pd.DataFrame":
+        """Per swept-parameter group: runs, failed, distinct outputs, mean logprob, perplexity, cost, latency."""
+        from .summary import summarize
+
+        return summarize(self, by)
+
+    def plot(self, metric: str = "perplexity", x: str | None = None, by: str | None = None) -> Any:
+        """Plot a summary metric against a swept parameter (needs matplotlib); returns the Axes."""
+        from .summary import plot
+
+        return plot(self, metric, x, by)
+
     def _key_columns(self) -> list[str]:
         multi_model = len({r.spec.model for r in self.runs}) > 1
         return (["model"] if multi_model else []) + [a for a in self.axes if a != "model"]
@@ -153,7 +165,7 @@ class Result(LogprobViews):
         p.text(self._plain())
 
     def _plain(self) -> str:
-        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40)
+        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
         if self.choice_labels:
             body = self.choices.to_string(max_colwidth=40)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]

@@ -34,6 +34,7 @@ class Settings:
     connect_timeout: float = 10.0  # an unreachable host is known quickly
     max_retries: int = 2  # as the openai SDK: rides out a blip without hiding an outage
     concurrency: int = 8
+    max_runs: int = 1000  # a larger sweep needs --yes
     app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
     app_title: str = ""  # sent as X-Title
     stream: bool = True  # single runs stream their text into the output as it arrives

@@ -135,6 +135,13 @@ class _Handler(BaseHTTPRequestHandler):
         w.send_json(404, error_body(404, "Not Found"))
 
     def _completion(self, fake: FakeOpenRouter, w: Wire, endpoint: str, body: object) -> None:
+        fake._enter()
+        try:
+            self._complete(fake, w, endpoint, body)
+        finally:
+            fake._leave()
+
+    def _complete(self, fake: FakeOpenRouter, w: Wire, endpoint: str, body: object) -> None:
         started = time.monotonic()
         fault = fake._fault_for(body)
         if fault and fault.kind == "drop_before":

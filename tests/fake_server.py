@@ -13,7 +13,8 @@ Interface::
         srv.last                   # the last Recorded
         srv.fail_next(429)         # next completion request gets a realistic 429
         srv.fail_next(Fault.midstream_error(after_chunks=2), count=3)
-        srv.clear()                # forget requests and pending faults
+        srv.clear()                # forget requests, pending faults and max_in_flight
+        srv.max_in_flight          # most completion requests being served at once
         srv.latency = 0.2          # plain attributes, changeable while running:
                                    # latency, chunk_delay, chaos, require_key,
                                    # completions_logprobs_style, usage_style, key_limit
@@ -104,6 +105,8 @@ class FakeOpenRouter:
         self.usage_style = usage_style
         self.key_limit: float | None = None  # USD cap reported by GET /key
         self.requests: list[Recorded] = []
+        self.in_flight = 0  # completion requests being served right now
+        self.max_in_flight = 0  # the most seen at once since the last clear()
         self._port = port
         self._lock = threading.Lock()
         self._faults: collections.deque[Fault] = collections.deque()
@@ -162,6 +165,7 @@ class FakeOpenRouter:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self.max_in_flight = self.in_flight
 
     @property
     def last(self) -> Recorded:
@@ -174,6 +178,15 @@ class FakeOpenRouter:
             self._faults.extend([f] * count)
 
     # --- used by the handler ---
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def _record(self, rec: Recorded) -> None:
         with self._lock:
             self.requests.append(rec)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .errors import InvalidOption
+from .errors import APIError, InvalidOption
 from .options import CallOptions
 from .params import PARAMS, check_params
 from .prompt import fill_template
@@ -136,7 +136,14 @@ def key_info(settings: Settings | None = None) -> "pd.Series":
     """The key's limit, usage and remaining credit (USD); never the key itself."""
     import pandas as pd
 
-    data = client_for(settings or Settings()).get("/key").get("data") or {}
+    settings = settings or Settings()
+    try:
+        data = client_for(settings).get("/key").get("data") or {}
+    except APIError as exc:
+        if exc.status != 404:
+            raise
+        raise APIError(404, f"{settings.resolved_base_url()} has no /key endpoint: key limits and usage "
+                            "exist only on OpenRouter", hint="") from None
     return pd.Series({name: data.get(name) for name in _present(KEY_FIELDS, data)}, name="key", dtype=object)
 
 

@@ -62,7 +62,8 @@ class Job:
 
 
 def encode(obj: object) -> bytes:
-    """Compact UTF-8 JSON; RawJSON logprobs in ``choices`` are spliced in unparsed."""
+    """Compact UTF-8 JSON; RawJSON logprobs in ``choices`` are spliced in unparsed
+    (the dict is consumed: its RawJSON values are replaced by placeholders)."""
     raws: list[tuple[str, str]] = []
     for choice in obj.get("choices", ()) if isinstance(obj, dict) else ():
         if isinstance(choice.get("logprobs"), RawJSON):

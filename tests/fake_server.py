@@ -17,6 +17,11 @@ Interface::
         srv.latency = 0.2          # plain attributes, changeable while running:
                                    # latency, chunk_delay, chaos, require_key,
                                    # completions_logprobs_style, usage_style, key_limit
+        srv.port                   # the bound port (``port=0`` picks a free one)
+
+``latency`` is slept before the first byte of every completion response (time to
+first token); ``chunk_delay`` between stream chunks. Both waits, and fault stalls,
+end at once on ``stop()``. ``key_limit`` (USD or None) is what GET /key reports.
 
 ``Recorded(method, path, query, headers, body)``: path like "/api/v1/chat/completions",
 query a dict of str, headers with lower-case names, body the parsed JSON object or None.
@@ -29,15 +34,18 @@ unknown model: 400 ``model_not_found`` (ids starting ``test/`` or containing
 ``Authorization: Bearer <key>`` gets OpenRouter's 401 body.
 
 Generation (tests/fake_textgen.py): deterministic from (model, prompt/messages, seed)
-when ``seed`` is set or temperature is 0; fresh randomness otherwise. temperature,
+when ``seed`` is set or temperature is 0 (streamed or not: same text); fresh
+randomness otherwise. Honoured: temperature (0 = argmax; higher = more varied),
 top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
-"length"), and stop (finish_reason "stop"; content is cut exactly at the stop text,
-logprobs keep the token it starts in) are honoured. Chat logprobs need
+"length"), stop (finish_reason "stop"; content is cut exactly at the stop text,
+logprobs keep the token it starts in). Out-of-range values get a 400; other
+parameters (penalties, tools, response_format, provider, ...) are accepted and
+ignored, as OpenRouter drops what a provider does not support. Chat logprobs need
 ``logprobs: true`` (+``top_logprobs`` 0-20); /completions gives them for
 ``logprobs: <int 0-5>`` or ``top_logprobs``, in the legacy shape, or in the chat
 shape when ``completions_logprobs_style == "chat"``. Models without "logprobs" in
 their supported_parameters (anthropic/claude-3.5-haiku, any id containing
-``nologprobs``) answer ``logprobs: null``.
+``nologprobs``) answer ``logprobs: null``. Emoji come as partial UTF-8 byte tokens.
 
 Streaming: SSE over chunked encoding; ``: OPENROUTER PROCESSING`` first and before
 every chunk when chunk_delay > 0; one chunk per token; a finish chunk; a usage chunk

@@ -23,7 +23,8 @@ import json
 import math
 import random
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import accumulate
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,10 @@ N_UNITS = len(UNITS)
 _MULTI = frozenset(i for i, u in enumerate(UNITS) if len(u) > 1)
 N_ROWS = 512
 # A forced continuation byte of a split emoji is near-certain; alternatives are other
-# continuation bytes, far less likely. 20 of them so top_logprobs=20 is always filled.
+# continuation bytes, so unlikely that all probabilities still sum below 1; 20 of them
+# so top_logprobs=20 is always filled.
 FORCED_LP = -1.2e-06
-_CONT_ALTS = [(b, -14.0 - 0.37 * k) for k, b in enumerate(range(0x80, 0x80 + 21))]
+_CONT_ALTS = [(b, -17.0 - 0.37 * k) for k, b in enumerate(range(0x80, 0x80 + 21))]
 
 
 def _build_rows() -> tuple[list[list[float]], list[list[float]], list[list[int]]]:
@@ -119,43 +121,46 @@ def stable_hash(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+# Cumulative sampling weights per (row, temperature, top_p, top_k, single_only), shared
+# by all requests: a 16-token answer then costs a few bisects instead of ~1,200 exp().
+# Cleared when big, since swept float settings could otherwise grow it without bound.
+_CUMULATIVE: dict[tuple, tuple[list[int], list[float]]] = {}
+_CUMULATIVE_MAX = 50_000
+
+
 @dataclass
 class Sampler:
-    """Per-request sampling settings with a cache of cumulative weights per row."""
+    """Per-request sampling settings; ``rng`` None (or temperature 0) means argmax."""
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
     rng: random.Random | None = None
-    _cache: dict = field(default_factory=dict)
 
     def pick(self, row: int, single_only: bool) -> int:
         if self.temperature <= 0 or self.rng is None:
             return next(j for j in ORDER[row] if not (single_only and j in _MULTI))
-        key = (row, single_only)
-        if key not in self._cache:
-            self._cache[key] = self._cumulative(row, single_only)
-        units, cum = self._cache[key]
-        x = self.rng.random() * cum[-1]
-        return units[min(bisect_right(cum, x), len(units) - 1)]
+        key = (row, self.temperature, self.top_p, self.top_k, single_only)
+        found = _CUMULATIVE.get(key)
+        if found is None:
+            if len(_CUMULATIVE) > _CUMULATIVE_MAX:
+                _CUMULATIVE.clear()
+            found = _CUMULATIVE[key] = self._cumulative(row, single_only)
+        units, cum = found
+        return units[min(bisect_right(cum, self.rng.random() * cum[-1]), len(units) - 1)]
 
     def _cumulative(self, row: int, single_only: bool) -> tuple[list[int], list[float]]:
         cand = [j for j in ORDER[row] if not (single_only and j in _MULTI)]
         if self.top_k > 0:
             cand = cand[: self.top_k]
-        logit, t = LOGITS[row], self.temperature
-        top = logit[cand[0]]
-        weights = [math.exp((logit[j] - top) / t) for j in cand]
         if self.top_p < 1.0:  # nucleus over the T=1 probabilities, as most servers do
             keep, mass = 0, 0.0
             while keep < len(cand) and mass < self.top_p:
                 mass += math.exp(LOGPROBS[row][cand[keep]])
                 keep += 1
-            cand, weights = cand[:keep], weights[:keep]
-        cum, acc = [], 0.0
-        for w in weights:
-            acc += w
-            cum.append(acc)
-        return cand, cum
+            cand = cand[:keep]
+        logit, t = LOGITS[row], self.temperature
+        top = logit[cand[0]]
+        return cand, list(accumulate(math.exp((logit[j] - top) / t) for j in cand))
 
 
 @dataclass

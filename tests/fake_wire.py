@@ -7,7 +7,6 @@ normal end of body, as it would with ``Connection: close``.
 """
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler

@@ -4,7 +4,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from or_magic.result import Result
-from tests.conftest import FAKE_KEY
+from tests.constants import FAKE_KEY
 
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 CHAT = "openai/gpt-4o-mini"
@@ -184,3 +184,9 @@ def test_python_api(server):
     assert r.text and server.last.body["seed"] == 7 and len(r.top_logprobs) == 2 * len(r.logprobs)
     with pytest.raises(ValueError, match="--temperature 5: must be"):
         complete("hello", model=CHAT, temperature=5)
+
+
+def test_key_on_a_server_without_key_endpoint(shell, server, monkeypatch):
+    shell.run(f"%config OpenRouterMagics.base_url = '{server.base_url.replace('/api/v1', '/nokey')}'")
+    with pytest.raises(Exception, match="has no /key endpoint: key limits and usage exist only on OpenRouter"):
+        shell.run("%openrouter key")

@@ -1,0 +1,101 @@
+"""`make demo`: execute the example notebooks headless and write them, with HTML, to demo-output/.
+
+With OPENROUTER_API_KEY set, the notebooks talk to OpenRouter itself.  Without it they talk to a
+real local model (Gemma 3 270M under llama.cpp's server, built once from PyPI packages by
+`or_magic.localmodel`); `--backend fake` uses the scripted test server instead, which needs no build.
+The backend is always stopped at the end, also on error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NOTEBOOKS = ["quickstart.ipynb", "streaming.ipynb", "sweeps.ipynb", "logprobs.ipynb"]
+# Cells tagged so may fail on a backend that is not OpenRouter (e.g. `%openrouter key`).
+OPENROUTER_ONLY = "openrouter-only"
+
+
+@contextlib.contextmanager
+def backend(kind: str) -> Iterator[str]:
+    """Yield the base URL of the chosen backend, and stop it afterwards."""
+    if kind == "openrouter":
+        yield os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+    elif kind == "fake":
+        sys.path.insert(0, str(ROOT))
+        from tests.fake_server import FakeOpenRouter
+
+        with FakeOpenRouter() as server:
+            yield server.base_url
+    else:
+        from or_magic.localmodel import local_server
+
+        with local_server() as base_url:
+            yield base_url
+
+
+def execute(path: Path, out_dir: Path, remote: bool) -> list[str]:
+    """Run one notebook; write it and its HTML; return one line per unexpected error."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=600, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(out_dir)}}).execute()
+    nbformat.write(nb, out_dir / path.name)
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (out_dir / path.with_suffix(".html").name).write_text(html)
+    problems = [_error_line(path.name, i, cell) for i, cell in enumerate(nb.cells) if _unexpected(cell, remote)]
+    print(f"  {path.name}: {len(nb.cells)} cells in {time.perf_counter() - started:.1f} s, "
+          f"{len(problems)} unexpected error(s)")
+    return problems
+
+
+def _unexpected(cell: dict, remote: bool) -> bool:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors or "NBVAL_RAISES_EXCEPTION" in cell.get("source", ""):
+        return False
+    return remote or OPENROUTER_ONLY not in cell.get("metadata", {}).get("tags", [])
+
+
+def _error_line(name: str, index: int, cell: dict) -> str:
+    error = next(o for o in cell["outputs"] if o.get("output_type") == "error")
+    return f"{name} cell {index}: {error['ename']}: {error['evalue'].splitlines()[0] if error['evalue'] else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["auto", "openrouter", "local", "fake"], default="auto")
+    parser.add_argument("--out", default=str(ROOT / "demo-output"), help="folder for the executed notebooks")
+    args = parser.parse_args(argv)
+    kind = args.backend
+    if kind == "auto":
+        kind = "openrouter" if os.environ.get("OPENROUTER_API_KEY") else "local"
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"or_magic demo: backend = {kind}" + ("" if kind != "local" else
+          " (first run builds llama.cpp's server once, ~8 min on 2 cores)"), flush=True)
+    problems: list[str] = []
+    with backend(kind) as base_url:
+        os.environ["OPENROUTER_BASE_URL"] = base_url
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        for name in NOTEBOOKS:
+            if (HERE / name).exists():
+                problems += execute(HERE / name, out_dir, remote=kind == "openrouter")
+    print(f"executed notebooks and HTML are in {out_dir}/  (open them with `make lab`)")
+    for line in problems:
+        print("  error:", line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,9 @@ a kernel would feel it.
 Each extension is compared with the bare shell of its own venv (the peers'
 venv has its own IPython), so the delta is what the extension adds. Rounds
 alternate subjects to spread the noise of this shared machine; one warm-up
-round is thrown away (cold page cache, first .pyc compile).
+round is thrown away (cold page cache, first .pyc compile). The same
+processes' user+sys CPU time is reported too ("load cpu"): on this shared
+machine it moves much less than wall time when other jobs run.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from bench.core import BenchContext, Goal, Row, wall_time
+from bench.core import BenchContext, Goal, Row, timed_process
 
 NAME = "load"
+NAME_CPU = "load cpu"
 
 # The child prints how long %load_ext itself took, which goes into the note:
 # the process wall time is the headline, this shows where it went.
@@ -52,33 +55,43 @@ SUBJECTS = [
     Subject("%load_ext jupyter_ai_magics", "jupyter_ai_magics", "peers",
             "bare shell (peers venv)"),
 ]
+SUBJECTS_BY_LABEL = {s.label: s for s in SUBJECTS}
 
 
 def measure(ctx: BenchContext) -> list[Row]:
     repeats = ctx.repeats(default=7, quick=2)
     env = ctx.env()
-    rows = {s.label: Row(NAME, s.label, "s", baseline=s.baseline, goal=s.goal) for s in SUBJECTS}
+    wall = {s.label: Row(NAME, s.label, "s", baseline=s.baseline, goal=s.goal) for s in SUBJECTS}
+    cpu = {s.label: Row(NAME_CPU, s.label, "s", baseline=s.baseline, goal=s.goal)
+           for s in SUBJECTS}
     inner: dict[str, list[float]] = {s.label: [] for s in SUBJECTS}
     for r in range(repeats + 1):  # round 0 is the warm-up
         k = r % len(SUBJECTS)
         for s in SUBJECTS[k:] + SUBJECTS[:k]:
-            row = rows[s.label]
             python = ctx.main_python if s.venv == "main" else ctx.peers.python
             if python is None:
-                row.error = f"peers venv: {ctx.peers.error}"
-                continue
-            if row.error:
+                wall[s.label].error = cpu[s.label].error = f"peers venv: {ctx.peers.error}"
+            if wall[s.label].error:
                 continue
             ctx.log(f"load: round {r}/{repeats} {s.label}")
-            secs, out = wall_time([python, "-c", CHILD, s.ext], env)
+            secs, cpu_secs, out = timed_process([python, "-c", CHILD, s.ext], env)
             if not out.get("ok"):
-                row.error, row.samples = out.get("error", "failed"), []
+                wall[s.label].error = cpu[s.label].error = out.get("error", "failed")
+                wall[s.label].samples, cpu[s.label].samples = [], []
             elif r > 0:
-                row.samples.append(secs)
+                wall[s.label].samples.append(secs)
+                cpu[s.label].samples.append(cpu_secs)
                 inner[s.label].append(out["load_ext_s"] if s.ext else out["shell_s"])
-    for s in SUBJECTS:
-        if inner[s.label]:
-            what = "%load_ext alone" if s.ext else "shell creation alone"
-            rows[s.label].note = f"{what}: {statistics.median(inner[s.label]):.3f} s (in-process)"
-    rows["bare shell"].note += f"; {repeats} fresh processes per subject, alternating"
-    return list(rows.values())
+    _notes(wall, cpu, inner, repeats)
+    return list(wall.values()) + list(cpu.values())
+
+
+def _notes(wall: dict[str, Row], cpu: dict[str, Row], inner: dict[str, list[float]],
+           repeats: int) -> None:
+    for label, times in inner.items():
+        if times:
+            what = "%load_ext alone" if SUBJECTS_BY_LABEL[label].ext else "shell creation alone"
+            wall[label].note = f"{what}: {statistics.median(times):.3f} s (in-process)"
+    wall["bare shell"].note += f"; {repeats} fresh processes per subject, alternating"
+    cpu["bare shell"].note = ("user+sys CPU of the same processes: "
+                              "less sensitive than wall time to other jobs on the machine")

@@ -7,7 +7,9 @@ or the peers' venv), which warms up and then times N requests one by one.
 Rounds rotate the subject order so slow drift on this shared machine hits
 every subject alike. Samples from all rounds are pooled: median in ms.
 
-Baseline is raw httpx; goals are stated as "added ms" over it.
+Baseline is raw httpx; goals are stated as "added ms" over it. Each request's
+client-process CPU time is reported too ("request cpu"): wall time on this
+shared 2-core machine swings with other jobs, the client's own CPU much less.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from bench.core import BENCH_DIR, BenchContext, Goal, Row, run_json
 
 NAME = "request"
+NAME_CPU = "request cpu"
 WORKER = str(BENCH_DIR / "_request_worker.py")
 BASELINE = "raw httpx"
 
@@ -53,33 +56,42 @@ def _python(ctx: BenchContext, venv: str) -> tuple[str | None, str | None]:
 
 def measure(ctx: BenchContext) -> list[Row]:
     n = 30 if ctx.quick else 200
-    rounds = ctx.repeats(default=3, quick=1)
+    rounds = ctx.repeats(default=5, quick=1)
     base_url = ctx.base_url(None)
     env = ctx.env(base_url)
-    rows = {s.label: Row(NAME, s.label, "ms", baseline=None if s.label == BASELINE else BASELINE,
-                         goal=s.goal, note=s.note) for s in SUBJECTS}
-    unverified: dict[str, str] = {}
+    wall = _rows(NAME)
+    cpu = _rows(NAME_CPU)
     for r in range(rounds):
         k = r % len(SUBJECTS)
         for s in SUBJECTS[k:] + SUBJECTS[:k]:
-            row = rows[s.label]
             python, why = _python(ctx, s.venv)
-            if row.error or python is None:
-                row.error = row.error or why
+            if python is None or wall[s.label].error:
+                wall[s.label].error = cpu[s.label].error = wall[s.label].error or why
                 continue
             ctx.log(f"request: round {r + 1}/{rounds} {s.label} x{n}")
             out = _run_worker(ctx, python, s.key, base_url, n, env)
             if not out.get("ok"):
-                row.error, row.samples = out.get("error", "failed"), []
+                wall[s.label].error = cpu[s.label].error = out.get("error", "failed")
+                wall[s.label].samples, cpu[s.label].samples = [], []
                 continue
-            row.samples += [t * 1000 for t in out["times_s"]]
-            if out.get("unverified"):
-                unverified[s.label] = out["unverified"]
-    for label, why in unverified.items():  # figures kept, but flagged loudly
-        rows[label].note = f"{rows[label].note}; NOT VERIFIED: {why}".lstrip("; ")
+            wall[s.label].samples += [t * 1000 for t in out["times_s"]]
+            cpu[s.label].samples += [t * 1000 for t in out["cpu_s"]]
+            if out.get("unverified"):  # figures kept, but flagged loudly
+                wall[s.label].note += f"; NOT VERIFIED: {out['unverified']}"
     # The run's configuration goes once, on the baseline row.
-    rows[BASELINE].note += f"; {n} requests x {rounds} rounds, server latency {ctx.latency * 1000:g} ms"
-    return list(rows.values())
+    wall[BASELINE].note += f"; {n} requests x {rounds} rounds, server latency {ctx.latency * 1000:g} ms"
+    cpu[BASELINE].note = ("client process CPU per request (user+sys, all threads): "
+                          "excludes waiting for the server and time taken by other jobs")
+    for row in wall.values():
+        row.note = row.note.lstrip("; ")
+    return list(wall.values()) + list(cpu.values())
+
+
+def _rows(measurement: str) -> dict[str, Row]:
+    return {s.label: Row(measurement, s.label, "ms", goal=s.goal,
+                         baseline=None if s.label == BASELINE else BASELINE,
+                         note=s.note if measurement == NAME else "")
+            for s in SUBJECTS}
 
 
 def _run_worker(ctx: BenchContext, python: str, key: str, base_url: str, n: int,

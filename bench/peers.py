@@ -62,6 +62,9 @@ def _build(base: str, log) -> str | None:
         if p.returncode != 0:
             errs = [ln for ln in p.stderr.splitlines() if "ignored: it is neither" not in ln]
             return f"`{' '.join(cmd[-3:])}` failed: {' | '.join(errs[-3:])[:400]}"
+        # A venv that ignores itself (as Python 3.13's venv does) cannot be
+        # committed by a stray `git add bench/`, whatever the repo's .gitignore says.
+        (VENV / ".gitignore").write_text("*\n")
     return None
 
 

@@ -86,7 +86,8 @@ def text_table(summary: list[dict[str, Any]]) -> str:
     widths = [max(len(r[i]) for r in body) for i in range(len(COLUMNS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {d['subject']}: {d['error'] or d['note']}" for d in summary if d["error"] or d["note"]]
+    notes = [f"  {d['measurement']} / {d['subject']}: {d['error'] or d['note']}"
+             for d in summary if d["error"] or d["note"]]
     return "\n".join(lines + (["", "notes:"] + notes if notes else []))
 
 

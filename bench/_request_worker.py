@@ -18,7 +18,8 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Name three prime numbers."

@@ -84,7 +84,7 @@ def _cells(d: dict[str, Any]) -> list[str]:
 def text_table(summary: list[dict[str, Any]]) -> str:
     body = [COLUMNS] + [_cells(d) for d in summary]
     widths = [max(len(r[i]) for r in body) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in body]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"  {d['measurement']} / {d['subject']}: {d['error'] or d['note']}"
              for d in summary if d["error"] or d["note"]]

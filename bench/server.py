@@ -29,7 +29,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pump(stream: IO[str] | None, lines: "queue.Queue[str]") -> None:
+def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
     """Forward a process's stdout lines to a queue, then "" at EOF."""
     for line in stream or ():
         lines.put(line)
@@ -45,7 +45,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
-    def start(self, timeout: float = 20.0) -> "ServerProcess":
+    def start(self, timeout: float = 20.0) -> ServerProcess:
         cmd = [self.python, "-m", "tests.fake_server", "--port", str(_free_port()),
                "--latency", str(self.latency)]
         # stderr goes to a file and stdout is drained by a thread: a server
@@ -81,7 +81,7 @@ class ServerProcess:
                 self.proc.kill()
         self.proc = None
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -22,5 +22,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python notebooks/demo.py
 
+## make lab: open the notebooks in JupyterLab (after `make demo`, the executed copies are in demo-output/).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -8,7 +8,9 @@ too.  Connections to anything but loopback are refused: no test reaches a remote
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config._or_magic_server = server  # type: ignore[attr-defined]
     os.environ["OPENROUTER_BASE_URL"] = server.base_url
     os.environ["OPENROUTER_API_KEY"] = FAKE_KEY
+    # Runs are recorded in a throw-away history (inherited by nbval kernels), never the user's.
+    home = tempfile.mkdtemp(prefix="or_magic_home_")
+    config._or_magic_home = home  # type: ignore[attr-defined]
+    os.environ["OR_MAGIC_HOME"] = home
     # Kernels started by nbval must import this checkout's or_magic, not an installed copy.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
@@ -48,5 +54,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     server = getattr(config, "_or_magic_server", None)
     if server is not None:
         server.stop()
+    home = getattr(config, "_or_magic_home", None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 

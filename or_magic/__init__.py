@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["complete", "models", "key_info", "Result", "Settings", "load_ipython_extension",
+__all__ = ["complete", "models", "key_info", "history", "panel", "Result", "Settings", "load_ipython_extension",
            "unload_ipython_extension"]
 
 if TYPE_CHECKING:
     from .api import complete, key_info, models
+    from .history_query import history
     from .result import Result
     from .settings import Settings
+    from .widgets import panel
 
-_LAZY = {"complete": "api", "models": "api", "key_info": "api", "Result": "result", "Settings": "settings"}
+_LAZY = {"complete": "api", "models": "api", "key_info": "api", "history": "history_query", "Result": "result",
+         "Settings": "settings", "panel": "widgets"}
 
 
 def __getattr__(name: str) -> Any:

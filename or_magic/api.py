@@ -13,7 +13,8 @@ from .params import PARAMS, check_params
 from .prompt import fill_template
 from .result import Result
 from .settings import Settings
-from .sweep import Plan, RunHook, plan_runs, run_sequentially
+from .stream import StreamCancelled
+from .sweep import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,8 +26,10 @@ _clients: dict[tuple[Any, ...], "Client"] = {}
 
 def client_for(settings: Settings) -> "Client":
     """A pooled client for these settings (and the key currently in the environment)."""
+    from .apikey import ensure_key
     from .client import Client
 
+    ensure_key(settings)
     # The key is part of the identity (a changed key needs a new client) but is hashed so the
     # pool's keys never hold it in clear.
     identity = (settings, hash(settings.api_key()))
@@ -39,19 +42,23 @@ def client_for(settings: Settings) -> "Client":
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
              endpoint: str | None = None, stream: bool | None = None, samples: int = 1,
              extra: Mapping[str, Any] | None = None, variables: Mapping[str, Any] | None = None,
-             settings: Settings | None = None, on_done: RunHook | None = None, **params: Any) -> Result:
+             settings: Settings | None = None, on_done: RunHook | None = None,
+             on_text: TextHook | None = None, cache: bool | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list for a parameter or for `model` makes a sweep.  `{name}` fields in the prompt are
     filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
+    A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
+    `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
-        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}))
+        system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
+        cache=cache)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
-    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done)
+    return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
@@ -74,20 +81,52 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
         raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
-    stream = settings.stream if options.stream is None else options.stream
+    # `stream` is about watching one answer arrive; a sweep shows a table, so its runs are sent
+    # unstreamed unless --stream asks for it (an unstreamed answer can also be retried whole).
+    single = len(models) * options.samples * _grid_size(options.params) == 1
+    stream = (settings.stream and single) if options.stream is None else options.stream
     plan = plan_runs(text, models, options.params, system=options.system, endpoint=options.endpoint,
                      stream=stream, samples=options.samples, extra=options.extra,
                      completions_models=settings.completions_models)
     return plan, notes
 
 
+def _grid_size(params: Mapping[str, Sequence[Any]]) -> int:
+    size = 1
+    for values in params.values():
+        size *= len(values)
+    return size
+
+
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
-             on_done: RunHook | None = None) -> Result:
-    """Plan, run, and collect a call; raises the error of a call that was a single failed run."""
+             on_done: RunHook | None = None, on_text: TextHook | None = None) -> Result:
+    """Plan, run, and collect a call; raises the error of a call that was a single failed run.
+
+    Every run, failed or not, is recorded in the history (unless `settings.history` is off)
+    before `on_done` sees it and before anything is displayed.  A single streamed run calls
+    `on_text` with each new piece of text; if it is interrupted, the partial result
+    (finish_reason "cancelled") is returned.  Sweeps never call `on_text`.
+    """
     plan, notes = prepare(prompt, options, settings, variables)
-    runs = run_sequentially(client_for(settings), plan, on_done)
+    from .cache import serve_from_cache
+    from .runlog import recording
+
+    hook = recording(settings, on_done)
+    single = len(plan.runs) == 1
+    to_send = plan.runs
+    if settings.cache if options.cache is None else options.cache:
+        to_send = serve_from_cache(plan.runs, settings, hook)
+    try:
+        if to_send:
+            run_sequentially(client_for(settings), Plan(to_send, plan.axes), hook, on_text if single else None)
+    except StreamCancelled:
+        if not single:
+            raise
+        notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
+    runs = plan.runs
     result = Result(runs, plan.axes, notes)
     if len(runs) == 1 and runs[0].error is not None:
+        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 

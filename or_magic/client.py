@@ -1,14 +1,14 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-The only module that imports httpx.  Everything the server says goes through `check_answer`,
-which turns an error status, an error body inside an HTTP 200, or a choice that finished with
-`"error"` into an `APIError`; httpx's own exceptions become `TransportError`s at this boundary.
-The API key is read per client from the environment and scrubbed from any server text.
+With stream_reader.py, the only modules that import httpx.  Everything the server says goes
+through answers.py (`check_answer`), which turns an error status, an error body inside an HTTP
+200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions become
+`TransportError`s at this boundary.  The API key is read per client from the environment and
+scrubbed from any server text.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any, Callable
@@ -16,10 +16,12 @@ from typing import Any, Callable
 import httpx
 
 from . import __version__
-from .errors import APIError, ConfigError, TimeoutError, TransportError, error_class_for
+from .answers import check_answer, error_fields, scrub, unusable_ok
+from .errors import ConfigError, TimeoutError, TransportError
 from .params import COMPLETIONS
 from .retry import retry_delay, should_retry
 from .settings import Settings
+from .stream_reader import TextHook, read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
@@ -62,38 +64,82 @@ class Client:
         response = self._send_with_retries("GET", path, None, params=params)
         return check_answer(response.status_code, response.headers, response.content, self._key)
 
-    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None) -> httpx.Response:
+    def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
+        """POST a streamed completion, calling `on_text` with each new piece of text; returns the
+        assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
+        response = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        return read_stream(response, self.settings, self._key, on_text)
+
+    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
+                           stream: bool = False) -> httpx.Response:
+        """Send, retrying what is worth retrying; the last answer (or failure) is the caller's.
+
+        A stream is retried only until its response head arrives: after that, text may have been
+        shown and paid for, and a retry would be a different answer."""
         max_retries = max(0, self.settings.max_retries)
         for attempt in range(max_retries + 1):
-            request = self._http.build_request(method, path, json=body, params=params)
-            try:
-                response = self._http.send(request)
-            except httpx.TimeoutException as exc:
-                failure: Exception = TimeoutError(_timeout_text(self.settings, exc))
-                status, headers, error = None, {}, {}
-            except httpx.TransportError as exc:
-                failure = TransportError(f"could not reach {self.base_url}: {_scrub(str(exc), self._key)}")
-                status, headers, error = None, {}, {}
-            else:
-                if response.status_code < 400:
-                    return response
-                status, headers = response.status_code, response.headers
-                error = error_fields(response.content)
-                failure = None  # type: ignore[assignment]
+            response, failure, status, error = self._attempt(method, path, body, params, stream)
+            if response is not None and status is None:
+                return response
             retryable = status is None or should_retry(status, error)
+            headers = response.headers if response is not None else {}
             delay = retry_delay(attempt, headers, error) if retryable and attempt < max_retries else None
             if delay is None:
                 if failure is not None:
                     raise failure
-                return response
-            self._notice(status, delay, attempt + 1, max_retries)
+                return response  # type: ignore[return-value]  # check_answer raises its error
+            self._notice(status, delay, attempt + 1, max_retries, _ok_trouble(response, error))
             time.sleep(delay)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
-    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int) -> None:
+    def _attempt(self, method: str, path: str, body: Any, params: Any,
+                 stream: bool = False) -> tuple[httpx.Response | None, Exception | None, int | None, dict[str, Any]]:
+        """One request: (answer, failure, status to judge a retry by (None: usable), error fields).
+
+        A successful stream is returned unread, for read_stream to consume."""
+        request = self._http.build_request(method, path, json=body, params=params)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:  # nothing received: worth another attempt
+            return None, TimeoutError(_timeout_text(self.settings, exc)), None, {}
+        except httpx.TransportError as exc:
+            return None, self._unreachable(exc), None, {}
+        if stream and response.status_code < 400:
+            return response, None, None, {}
+        try:
+            response.read()
+        except httpx.TimeoutException as exc:
+            # The answer had begun: the server is working but slow, and a repeat is billed again.
+            response.close()
+            raise TimeoutError(_timeout_text(self.settings, exc)) from None
+        except httpx.TransportError as exc:  # dropped mid-answer: nothing usable arrived
+            response.close()
+            return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
+        except BaseException:  # e.g. Ctrl-C: give the connection back before leaving
+            response.close()
+            raise
+        if response.status_code >= 400:
+            return response, None, response.status_code, error_fields(response.content)
+        status, error = unusable_ok(response.content)
+        return response, None, status, error
+
+    def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
+        return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
+
+    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int,
+                what: str | None = None) -> None:
         if self.on_retry is not None:
-            what = {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
-            self.on_retry(f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})")
+            what = what or {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
+            notice = f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})"
+            self.on_retry(scrub(notice, self._key))
+
+
+def _ok_trouble(response: httpx.Response | None, error: dict[str, Any]) -> str | None:
+    """How to name a retried HTTP 200 in the notice (None: it was not a 200)."""
+    if response is None or response.status_code >= 400:
+        return None
+    return f"error inside HTTP 200 ({str(error.get('message') or error.get('code'))[:60]})" if error \
+        else "truncated answer"
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
@@ -116,67 +162,3 @@ def _timeout_text(settings: Settings, exc: Exception) -> str:
         return f"could not connect within {settings.connect_timeout:g} s (connect_timeout)"
     return (f"the server sent nothing for {settings.timeout:g} s (timeout); "
             "raise it with %config OpenRouterMagics.timeout = SECONDS")
-
-
-def _scrub(text: str, key: str | None) -> str:
-    return text.replace(key, "sk-…(redacted)") if key else text
-
-
-def error_fields(content: bytes) -> dict[str, Any]:
-    """The `error` object of an error body, or {} when the body has none."""
-    try:
-        data = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    error = data.get("error") if isinstance(data, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
-              fallback: str = "", partial: str = "") -> APIError:
-    """Build the APIError for an `error` object; OpenRouter's own code wins over the status."""
-    code = error.get("code")
-    if status is None or status < 400:
-        status = code if isinstance(code, int) else error.get("http_status")
-    metadata = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
-    message = str(error.get("message") or fallback or "no message")
-    raw = metadata.get("raw")
-    if raw and message == "Provider returned error":
-        message += f": {str(raw)[:300]}"
-    cls = error_class_for(status if isinstance(status, int) else None)
-    return cls(status if isinstance(status, int) else None, _scrub(message, key), code=code,
-               metadata=metadata, partial=partial)
-
-
-def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:
-    """Parse a JSON answer, raising for an error status or an error inside an HTTP 200."""
-    if status >= 400:
-        text = content[:300].decode("utf-8", "replace")
-        raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")
-    try:
-        data = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        preview = content[:120].decode("utf-8", "replace")
-        raise TransportError(f"the server's answer is not valid JSON: {_scrub(preview, key)!r}") from None
-    if not isinstance(data, dict):
-        raise TransportError("the server's answer is not a JSON object")
-    check_choices(data, key)
-    return data
-
-
-def check_choices(data: dict[str, Any], key: str | None) -> None:
-    """Raise for a top-level `error` or a choice that finished with an error (both seen in 200s)."""
-    if isinstance(data.get("error"), dict):
-        raise api_error(None, data["error"], key, partial=_partial_text(data))
-    for choice in data.get("choices") or []:
-        if isinstance(choice, dict) and choice.get("finish_reason") == "error":
-            error = choice.get("error") if isinstance(choice.get("error"), dict) else {}
-            raise api_error(None, error, key, fallback="the provider stopped with an error",
-                            partial=_partial_text(data))
-
-
-def _partial_text(data: dict[str, Any]) -> str:
-    choices = data.get("choices") or [{}]
-    first = choices[0] if isinstance(choices[0], dict) else {}
-    message = first.get("message") if isinstance(first.get("message"), dict) else {}
-    return str(message.get("content") or first.get("text") or "")

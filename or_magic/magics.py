@@ -18,7 +18,7 @@ from .options import HELP, parse_line
 from .settings import Settings
 
 _DEFAULTS = Settings()
-SUBCOMMANDS = ("models", "key")
+SUBCOMMANDS = ("models", "key", "history")
 
 
 @magics_class
@@ -40,6 +40,12 @@ class OpenRouterMagics(Magics):
     stream = Bool(_DEFAULTS.stream, help="stream single runs into the output").tag(config=True)
     completions_models = List(Unicode(), list(_DEFAULTS.completions_models),
                               help="glob patterns of model ids sent to /completions by default").tag(config=True)
+    history = Bool(_DEFAULTS.history, help="record every run in the history database").tag(config=True)
+    history_path = Unicode(_DEFAULTS.history_path,
+                           help="history database file; empty: $OR_MAGIC_HOME/history.db, else the user's "
+                           "data directory").tag(config=True)
+    cache = Bool(_DEFAULTS.cache, help="answer repeated requests with a seed or temperature 0 from the "
+                 "history, at no cost (--cache / --no-cache per cell)").tag(config=True)
 
     @validate("timeout", "connect_timeout")
     def _positive_seconds(self, proposal: Any) -> float:
@@ -62,18 +68,36 @@ class OpenRouterMagics(Magics):
     def openrouter(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._subcommand(line)
+        from .live import LiveText
+
+        live = LiveText.for_shell(self.shell)  # shows a single streamed run as it arrives
         try:
             options = parse_line(line)
+            if options.widgets:
+                return self._panel(cell.rstrip("\r\n"), options)
             from .api import run_call
 
             # IPython hands the cell over with a trailing newline the user did not type; for a
             # completion prompt it would change what the model continues from.
-            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns)
+            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns, on_text=live)
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
+        except BaseException as exc:
+            live.abandon()  # the partial text stays on screen, above the error
+            partial = getattr(exc, "result", None)
+            if partial is not None and options.out:  # and in -o NAME, with the error in its row
+                self.shell.user_ns[options.out] = partial
+            raise
         if options.out:
             self.shell.user_ns[options.out] = result
+        live.finish(result)  # the live output becomes the result's own rendering
         return result
+
+    def _panel(self, prompt: str, options: Any) -> Any:
+        from .widgets import Panel  # ipywidgets is imported only when a panel is asked for
+
+        return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
+                     namespace=self.shell.user_ns)
 
     def _subcommand(self, line: str) -> Any:
         from . import api
@@ -84,6 +108,10 @@ class OpenRouterMagics(Magics):
                 return api.models(rest.strip() or None, self.settings())
             if command == "key":
                 return api.key_info(self.settings())
+            if command == "history":
+                from .history_query import history, parse_filters
+
+                return history(**parse_filters(rest), settings=self.settings())
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
         raise UsageError(f"%openrouter {command or ''}: use one of {', '.join(SUBCOMMANDS)}; "
@@ -92,5 +120,6 @@ class OpenRouterMagics(Magics):
 
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
-    "limit and usage.\nSettings: %config OpenRouterMagics (model, base_url, api_key_env, timeout, "
-    "max_retries, concurrency, app_url, app_title, stream, completions_models).")
+    "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
+    "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, api_key_env, timeout, "
+    "max_retries, concurrency, app_url, app_title, stream, completions_models, history, history_path, cache).")

@@ -29,9 +29,11 @@ class CallOptions:
     system: str | None = None
     endpoint: str | None = None
     stream: bool | None = None  # None: the `stream` setting
+    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
     samples: int = 1
     out: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    cache: bool | None = None  # None: the `cache` setting
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,10 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         _add_param(sampling, param)
     call = parser.add_argument_group("call")
     call.add_argument("--system", metavar="TEXT", help="system message (chat) or prompt prefix (completions)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
     call.add_argument("--endpoint", choices=ENDPOINTS,
                       help="chat or completions; default: completions for legacy instruct/base models, else chat")
     call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
                       help="stream tokens into the output as they arrive (default: on for a single run)")
+    call.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
+                      help="answer a repeated request that has a seed or temperature 0 from the history, "
+                           "at no cost (default: %%config OpenRouterMagics.cache); --no-cache forces a new call")
     call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
@@ -103,8 +110,10 @@ def parse_line(line: str) -> CallOptions:
     if ns.out is not None and not ns.out.isidentifier():
         raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
-    return CallOptions(models=models, params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
-                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param))
+    return CallOptions(models=models, widgets=ns.widgets,
+                       params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
+                       cache=ns.cache)
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:

@@ -30,8 +30,8 @@ class Completion:
 
     @classmethod
     def from_response(cls, raw: dict[str, Any]) -> "Completion":
-        choices = raw.get("choices") or [{}]
-        choice = choices[0] if isinstance(choices[0], dict) else {}
+        choices = raw.get("choices") if isinstance(raw.get("choices"), list) else []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
         usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
         return cls(

@@ -26,6 +26,24 @@ def is_daily_cap(error: Mapping[str, Any]) -> bool:
     return isinstance(meta, Mapping) and meta.get("limit_source") == FREE_TIER_DAILY
 
 
+def daily_cap_hint(error: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> str | None:
+    """For a free-tier daily cap: when it resets (from X-RateLimit-Reset, epoch ms) and what helps."""
+    if not is_daily_cap(error):
+        return None
+    meta = error.get("metadata") or {}
+    sources = [headers or {}, meta.get("headers") if isinstance(meta.get("headers"), Mapping) else {}]
+    reset_ms = next((_number(v) for src in sources for k, v in src.items()
+                     if k.lower() == "x-ratelimit-reset" and _number(v)), None)
+    when = "at 00:00 UTC"
+    if reset_ms:
+        try:
+            when = time.strftime("at %Y-%m-%d %H:%M UTC", time.gmtime(reset_ms / 1000))
+        except (OverflowError, OSError, ValueError):
+            pass
+    return (f"the free-model daily cap resets {when}; not retried — use a paid model, or add "
+            "10 credits to raise the cap to 1000 requests a day")
+
+
 def should_retry(status: int | None, error: Mapping[str, Any] | None = None) -> bool:
     """Whether a failure with this status and error body is worth another attempt."""
     error = error or {}
@@ -48,8 +66,7 @@ def server_delay(headers: Mapping[str, str], now: float | None = None) -> float 
         value = lower["retry-after"]
         seconds = _number(value)
         if seconds is None:
-            parsed = email.utils.parsedate_to_datetime(value) if _looks_like_date(value) else None
-            seconds = parsed.timestamp() - now if parsed else None
+            seconds = _http_date(value, now)
         candidates.append(seconds)
     if "x-ratelimit-reset" in lower:
         reset_ms = _number(lower["x-ratelimit-reset"])
@@ -84,5 +101,11 @@ def _number(value: Any, scale: float = 1.0) -> float | None:
         return None
 
 
-def _looks_like_date(value: str) -> bool:
-    return any(ch.isalpha() for ch in value)
+def _http_date(value: str, now: float) -> float | None:
+    """Seconds until an HTTP date such as `Wed, 21 Oct 2026 07:28:00 GMT`; None for anything else."""
+    if not any(ch.isalpha() for ch in value):
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError, OverflowError, IndexError):  # a broken proxy's header
+        return None

@@ -26,20 +26,30 @@ class Settings:
     model: str = DEFAULT_MODEL
     base_url: str = ""  # empty: $OPENROUTER_BASE_URL, else OpenRouter itself
     api_key_env: str = "OPENROUTER_API_KEY"
-    timeout: float = 120.0  # seconds of silence allowed while waiting for (more of) an answer
-    connect_timeout: float = 10.0
-    max_retries: int = 2
+    # Seconds of silence allowed while waiting for (more of) an answer.  Generous on purpose: a
+    # non-streamed answer arrives only when the whole generation is done (long reasoning runs take
+    # minutes), and a timed-out request is still billed, so a short timeout loses paid answers.
+    # Same as the openai SDK; OpenRouter's own SDK has no timeout at all.
+    timeout: float = 600.0
+    connect_timeout: float = 10.0  # an unreachable host is known quickly
+    max_retries: int = 2  # as the openai SDK: rides out a blip without hiding an outage
     concurrency: int = 8
     app_url: str = ""  # sent as HTTP-Referer, for OpenRouter's app attribution
     app_title: str = ""  # sent as X-Title
-    stream: bool = False  # streaming arrives with the streaming issue; then True
+    stream: bool = True  # single runs stream their text into the output as it arrives
     completions_models: tuple[str, ...] = field(default=DEFAULT_COMPLETIONS_MODELS)
+    history: bool = True  # record every run in the history database
+    history_path: str = ""  # empty: $OR_MAGIC_HOME/history.db, else the user's data directory
+    cache: bool = False  # answer repeated deterministic requests (seed or temperature 0) from history
 
     def resolved_base_url(self) -> str:
         return (self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
     def api_key(self) -> str | None:
-        return os.environ.get(self.api_key_env) or None
+        from .apikey import Key  # a str whose repr is redacted
+
+        value = os.environ.get(self.api_key_env)
+        return Key(value) if value else None
 
     def needs_key(self) -> bool:
         """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""

@@ -15,8 +15,10 @@ from .errors import ORMagicError
 from .request import RunSpec, choose_endpoint
 from .response import Completion
 from .result import Run
+from .stream import StreamCancelled
 
 RunHook = Callable[[Run], None]
+TextHook = Callable[[str], None]  # receives each new piece of a streamed run's text
 
 
 @dataclass
@@ -50,22 +52,42 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
     return plan
 
 
-def execute(client: Any, run: Run, on_done: RunHook | None = None) -> Run:
-    """Make one request and fill `run` with its completion or its error; never raises ORMagicError."""
+def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: TextHook | None = None) -> Run:
+    """Make one request and fill `run` with its completion or its error; never raises ORMagicError.
+
+    A streamed run (`run.spec.stream`) calls `on_text` with each new piece of text.  If the user
+    interrupts it, the run keeps the partial completion (finish_reason "cancelled") and the
+    StreamCancelled is re-raised, so a sweep stops too.
+    """
     started = time.perf_counter()
+    cancelled: StreamCancelled | None = None
     try:
-        raw = client.complete(run.spec.endpoint, run.spec.body())
+        raw = _request(client, run, on_text)
         run.raw = raw
         run.completion = Completion.from_response(raw)
     except ORMagicError as exc:
         run.error = exc
+        run.raw = getattr(exc, "body", None)  # a stream's partial body, when there is one
+    except StreamCancelled as stop:
+        cancelled = stop
+        run.raw = stop.body
+        run.completion = Completion.from_response(stop.body)
     finally:
         run.latency = time.perf_counter() - started
     if on_done is not None:
         on_done(run)
+    if cancelled is not None:
+        raise cancelled
     return run
 
 
-def run_sequentially(client: Any, plan: Plan, on_done: RunHook | None = None) -> list[Run]:
+def _request(client: Any, run: Run, on_text: TextHook | None) -> dict[str, Any]:
+    if run.spec.stream:
+        return client.stream(run.spec.endpoint, run.spec.body(), on_text)
+    return client.complete(run.spec.endpoint, run.spec.body())
+
+
+def run_sequentially(client: Any, plan: Plan, on_done: RunHook | None = None,
+                     on_text: TextHook | None = None) -> list[Run]:
     """Run every planned request in order; a failed run keeps its error and the rest go on."""
-    return [execute(client, run, on_done) for run in plan.runs]
+    return [execute(client, run, on_done, on_text) for run in plan.runs]

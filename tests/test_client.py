@@ -74,15 +74,18 @@ def test_daily_cap_not_retried(monkeypatch):
 
 
 def test_errors_inside_http_200(monkeypatch):
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
     c = make_client(lambda req: httpx.Response(200, json=error_body(429, "Rate limit exceeded")), monkeypatch)
     with pytest.raises(RateLimitError):
         c.complete("chat", {"model": "m"})
+    assert len(c.notices) == 2  # an error inside a 200, with no text yet, is retried like a 429
     partial = {"choices": [{"finish_reason": "error", "message": {"content": "half an ans"},
                             "error": {"code": 502, "message": "upstream died"}}]}
     c = make_client(lambda req: httpx.Response(200, json=partial), monkeypatch)
     with pytest.raises(ServerError) as err:
         c.complete("chat", {"model": "m"})
     assert err.value.partial == "half an ans" and "upstream died" in str(err.value)
+    assert c.notices == []  # partial text was paid for: kept, not asked for again
 
 
 def test_availability_error_without_code_uses_http_status(monkeypatch):
@@ -93,14 +96,15 @@ def test_availability_error_without_code_uses_http_status(monkeypatch):
 
 
 def test_non_json_answer_and_connection_error(monkeypatch):
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
     c = make_client(lambda req: httpx.Response(200, content=b"<html>oops"), monkeypatch)
     with pytest.raises(TransportError, match="not valid JSON"):
         c.complete("chat", {"model": "m"})
+    assert [n.split(",")[0] for n in c.notices] == ["or_magic: truncated answer"] * 2
 
     def refuse(request):
         raise httpx.ConnectError("refused")
 
-    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
     c = make_client(refuse, monkeypatch, max_retries=1)
     with pytest.raises(TransportError, match="could not reach"):
         c.complete("chat", {"model": "m"})

@@ -18,7 +18,7 @@ def test_issue_example_on_the_completions_endpoint(shell, server):
     assert request.path == "/api/v1/completions"
     assert request.body == {"model": INSTRUCT, "prompt": "Complete this: The capital of France is",
                             "temperature": 0.7, "top_p": 0.9, "seed": 42, "max_tokens": 32,
-                            "top_logprobs": 5, "logprobs": 5}
+                            "top_logprobs": 5, "logprobs": 5, "stream": True}
     assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
     assert value.text and value.text == value.raw["choices"][0]["text"]
     footer = value.footer()
@@ -52,7 +52,7 @@ def test_chat_endpoint_with_system_and_every_option(shell, server):
 
 
 def test_options_not_given_are_left_out(shell, server):
-    shell.run(f"%%openrouter {CHAT}\nhello")
+    shell.run(f"%%openrouter {CHAT} --no-stream\nhello")
     assert server.last.body == {"model": CHAT, "messages": [{"role": "user", "content": "hello"}]}
 
 

@@ -32,3 +32,10 @@ def test_backoff_grows_with_jitter_and_long_waits_refused():
     delays = [backoff_delay(n, rng) for n in range(6)]
     assert 0.375 <= delays[0] <= 0.5 and delays[-1] <= 8
     assert retry_delay(0, {"Retry-After": "600"}) is None
+
+
+def test_a_broken_retry_after_header_falls_back_to_backoff():
+    # Found by tests/test_fuzz.py: a non-date text with letters made parsedate_to_datetime raise.
+    assert server_delay({"Retry-After": "A"}) is None
+    assert server_delay({"Retry-After": "soon", "X-RateLimit-Reset": "x"}) is None
+    assert 0 < retry_delay(0, {"Retry-After": "Tuesday-ish"}) <= 0.5

@@ -1,0 +1,102 @@
+"""Reading a streamed (SSE) answer off an httpx response into the assembled body.
+
+The connection is closed the moment anything goes wrong or the user interrupts, so the server
+stops generating; every failure keeps the text (and the partial body) received so far.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import httpx
+
+from .answers import check_answer, check_choices, scrub
+from .errors import ORMagicError, TimeoutError, TransportError
+from .settings import Settings
+from .sse import SSEError, SSEParser
+from .stream import StreamAssembler, StreamCancelled
+
+TextHook = Callable[[str], None]
+
+
+def read_stream(response: httpx.Response, settings: Settings, key: str | None,
+                on_text: TextHook | None = None) -> dict[str, Any]:
+    """Read an SSE completion to its end and return the assembled body.
+
+    An error chunk raises APIError; a malformed line, a chunk that is not JSON, a dropped
+    connection or an early end raise TransportError; silence longer than the timeout raises
+    TimeoutError.  Each keeps the text received so far as `partial` (and the assembled body as
+    `body`).  Ctrl-C (KeyboardInterrupt, also from `on_text`) closes the connection at once and
+    raises StreamCancelled with the partial body, whose finish_reason is "cancelled".
+    """
+    if response.status_code >= 400 or response.headers.get("content-type", "").startswith("application/json"):
+        read_whole(response)  # an error, or a server that does not stream: one plain body
+        return check_answer(response.status_code, response.headers, response.content, key)
+    assembler = StreamAssembler()
+    try:
+        try:
+            _read_events(response, assembler, key, on_text)
+        finally:  # closing mid-body drops the connection: the server stops generating
+            response.close()
+    except KeyboardInterrupt:
+        assembler.cancel()
+        raise StreamCancelled(assembler.body()) from None
+    except SSEError as exc:
+        raise _kept(TransportError(f"the stream is malformed: {exc}", partial=assembler.text), assembler)
+    except httpx.TimeoutException:
+        raise _kept(TimeoutError(
+            f"the stream went silent: nothing arrived for {settings.timeout:g} s (timeout); raise it "
+            "with %config OpenRouterMagics.timeout = SECONDS", partial=assembler.text), assembler) from None
+    except httpx.TransportError as exc:
+        raise _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
+                                   partial=assembler.text), assembler) from None
+    except ORMagicError as exc:  # an error chunk, or the stream ended early
+        raise _kept(exc, assembler)
+    return assembler.body()
+
+
+def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str | None,
+                 on_text: TextHook | None) -> None:
+    parser = SSEParser()
+    for piece in response.iter_bytes():
+        for payload in parser.feed(piece):
+            if parser.done:
+                return
+            _add_chunk(assembler, payload, key, on_text)
+    for payload in parser.close():
+        if not parser.done:
+            _add_chunk(assembler, payload, key, on_text)
+    if not parser.done and not assembler.finished:
+        raise TransportError("the stream ended before the answer did (no finish_reason, no [DONE])",
+                             partial=assembler.text)
+
+
+def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:
+    try:
+        chunk = json.loads(payload)
+    except ValueError:
+        preview = payload[:80].decode("utf-8", "replace")
+        raise TransportError(f"the stream sent a chunk that is not JSON: {scrub(preview, key)!r}",
+                             partial=assembler.text) from None
+    if not isinstance(chunk, dict):
+        raise TransportError("the stream sent a chunk that is not a JSON object", partial=assembler.text)
+    piece = assembler.add(chunk)
+    if "error" in chunk or assembler.error_finish:  # the text so far is joined only when needed
+        check_choices(chunk, key, partial=assembler.text)
+    if piece and on_text is not None:
+        on_text(piece)
+
+
+def _kept(error: Exception, assembler: StreamAssembler) -> Exception:
+    """Attach the partial body to a failure, so the run keeps its partial logprobs too."""
+    error.body = assembler.body()  # type: ignore[attr-defined]
+    return error
+
+
+def read_whole(response: httpx.Response) -> None:
+    """Read a plain-JSON answer to a stream request (an error, say) whole and free the connection."""
+    try:
+        response.read()
+    finally:
+        response.close()

@@ -1,0 +1,89 @@
+"""The response cache: deterministic repeats are answered from history at no cost."""
+
+from __future__ import annotations
+
+import pytest
+
+import or_magic
+from or_magic.cache import deterministic
+from or_magic.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
+    return tmp_path
+
+
+def completions(server):
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+def test_a_seeded_repeat_is_answered_from_history(server):
+    first = or_magic.complete("Name a colour", "openai/gpt-4o-mini", seed=7, max_tokens=4)
+    again = or_magic.complete("Name a colour", "openai/gpt-4o-mini", seed=7, max_tokens=4, cache=True)
+    assert len(completions(server)) == 1
+    assert again.text == first.text and again.runs[0].cached and not first.runs[0].cached
+    assert again.runs[0].completion.cost == 0 and first.runs[0].completion.cost > 0
+    assert "cached" in again.footer() and "cached" not in first.footer()
+    assert list(or_magic.history()["cached"]) == [True, False]  # the cached run is a row too
+
+
+def test_without_cache_or_with_a_different_body_a_new_call_is_made(server):
+    or_magic.complete("Name a colour", "openai/gpt-4o-mini", temperature=0, max_tokens=4)
+    or_magic.complete("Name a colour", "openai/gpt-4o-mini", temperature=0, max_tokens=4)  # cache off
+    or_magic.complete("Name a colour", "openai/gpt-4o-mini", temperature=0, max_tokens=5, cache=True)
+    or_magic.complete("Name a colour!", "openai/gpt-4o-mini", temperature=0, max_tokens=4, cache=True)
+    assert len(completions(server)) == 4
+    or_magic.complete("Name a colour", "openai/gpt-4o-mini", temperature=0, max_tokens=4, cache=True)
+    assert len(completions(server)) == 4
+
+
+def test_only_deterministic_requests_are_cached(server):
+    or_magic.complete("Pick", "openai/gpt-4o-mini", temperature=0.7, max_tokens=4)
+    result = or_magic.complete("Pick", "openai/gpt-4o-mini", temperature=0.7, max_tokens=4, cache=True)
+    assert len(completions(server)) == 2 and not result.runs[0].cached
+    assert deterministic({"seed": 0}) and deterministic({"temperature": 0.0})
+    assert not deterministic({"temperature": False}) and not deterministic({})
+
+
+def test_failed_runs_are_never_served_from_cache(server):
+    server.fail_next(400)
+    with pytest.raises(or_magic.errors.APIError):
+        or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3)
+    result = or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, cache=True)
+    assert result.runs[0].ok and not result.runs[0].cached and len(completions(server)) == 2
+
+
+def test_a_rerun_sweep_only_pays_for_new_runs(server):
+    or_magic.complete("x", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=3)
+    result = or_magic.complete("x", "openai/gpt-4o-mini", seed=[1, 2, 3], max_tokens=3, cache=True)
+    assert [r.cached for r in result.runs] == [True, True, False] and len(completions(server)) == 3
+    assert list(result.df["seed"]) == [1, 2, 3]
+
+
+def test_base_url_is_part_of_the_key(server, monkeypatch):
+    or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3)
+    other = Settings(base_url=server.base_url + "/", cache=True)  # same server, same key
+    assert or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, settings=other).runs[0].cached
+    elsewhere = Settings(base_url=server.base_url.replace("127.0.0.1", "localhost"), cache=True)
+    assert not or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, settings=elsewhere).runs[0].cached
+    assert len(completions(server)) == 2
+
+
+def test_magic_cache_options_and_trait(shell, server):
+    shell.run("%%openrouter openai/gpt-4o-mini --seed 4 --max-tokens 3 -o a\nhello")
+    shell.run("%%openrouter openai/gpt-4o-mini --seed 4 --max-tokens 3 --cache -o b\nhello")
+    assert shell.ns["b"].runs[0].cached and len(completions(server)) == 1
+    shell.run("%config OpenRouterMagics.cache = True")
+    shell.run("%%openrouter openai/gpt-4o-mini --seed 4 --max-tokens 3 -o c\nhello")
+    shell.run("%%openrouter openai/gpt-4o-mini --seed 4 --max-tokens 3 --no-cache -o d\nhello")
+    assert shell.ns["c"].runs[0].cached and not shell.ns["d"].runs[0].cached
+    assert len(completions(server)) == 2
+
+
+def test_a_fully_cached_call_needs_no_key(server, monkeypatch):
+    or_magic.complete("x", "openai/gpt-4o-mini", seed=9, max_tokens=3)
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    again = or_magic.complete("x", "openai/gpt-4o-mini", seed=9, max_tokens=3, cache=True)
+    assert again.runs[0].cached

@@ -115,6 +115,10 @@ class BenchContext:
     quick: bool
     base_url: Callable[[float | None], str]
     log: Callable[[str], None]
+    # Per-run scratch folder for the subjects' state (IPython profile,
+    # or_magic's run history): the run starts from the same empty state each
+    # time and never writes into the developer's own ~/.ipython or history.
+    scratch: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="or_magic_bench_")))
 
     def repeats(self, default: int, quick: int = 2) -> int:
         if self.repeat is not None:
@@ -129,7 +133,10 @@ class BenchContext:
                and k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPATH"] = os.pathsep.join([str(BENCH_DIR / "_offline"), str(REPO)])
         env.update(OPENROUTER_API_KEY=FAKE_KEY, OPENAI_API_KEY=FAKE_KEY,
-                   IPYTHONDIR=str(Path(tempfile.gettempdir()) / "or_magic_bench_ipython"),
+                   IPYTHONDIR=str(self.scratch / "ipython"),
+                   # or_magic records every run in a sqlite history by default;
+                   # that cost is kept, only the file moves to the scratch folder.
+                   OR_MAGIC_HOME=str(self.scratch / "or_magic_home"),
                    HF_HUB_OFFLINE="1", LANGCHAIN_TRACING_V2="false")
         if base_url:
             # or_magic reads OPENROUTER_BASE_URL; langchain-openai (%%ai) reads

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += run_module(name, mods[name], ctx)
     finally:
         servers.close()
+        shutil.rmtree(ctx.scratch, ignore_errors=True)
     summary = report.summarize(rows)
     print(report.text_table(summary))
     report.write(args.results, summary, meta)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,10 +18,10 @@ from bench.core import BENCH_DIR, BenchContext, Goal, PeersEnv, Row, log, run_js
 from bench.run import discover, parse_args
 
 
-def _ctx(base_url: str = "") -> BenchContext:
+def _ctx(scratch: Path, base_url: str = "") -> BenchContext:
     return BenchContext(main_python=sys.executable, peers=PeersEnv(None, error="not built"),
                         latency=0.0, repeat=None, quick=True,
-                        base_url=lambda _lat: base_url, log=log)
+                        base_url=lambda _lat: base_url, log=log, scratch=scratch)
 
 
 def test_goal_is_relative_to_the_baseline() -> None:
@@ -65,23 +66,30 @@ def test_modules_are_discovered_with_the_measure_signature() -> None:
         parse_args(["--only", "nope"], list(mods))
 
 
-def test_offline_guard_refuses_non_loopback_connections() -> None:
+def test_subjects_state_stays_in_the_scratch_folder(tmp_path: Path) -> None:
+    env = _ctx(tmp_path).env("http://127.0.0.1:1/api/v1")
+    assert env["IPYTHONDIR"].startswith(str(tmp_path))
+    assert env["OR_MAGIC_HOME"].startswith(str(tmp_path))
+    assert env["OPENROUTER_BASE_URL"] == env["OPENAI_API_BASE"] == "http://127.0.0.1:1/api/v1"
+
+
+def test_offline_guard_refuses_non_loopback_connections(tmp_path: Path) -> None:
     # 192.0.2.1 is TEST-NET-1: the guard refuses before any packet is sent.
     code = ("import socket\ntry:\n socket.create_connection(('192.0.2.1', 9), timeout=1)\n"
             "except ConnectionRefusedError as e:\n print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], env=_ctx().env(), capture_output=True,
+    out = subprocess.run([sys.executable, "-c", code], env=_ctx(tmp_path).env(), capture_output=True,
                          text=True, timeout=30).stdout
     assert "offline guard" in out
 
 
 @pytest.mark.parametrize("subject", ["httpx", "httpx-cell", "complete", "openrouter-magic"])
-def test_request_worker_really_round_trips(subject: str) -> None:
+def test_request_worker_really_round_trips(subject: str, tmp_path: Path) -> None:
     from tests.fake_server import FakeOpenRouter
 
     with FakeOpenRouter(latency=0.0) as srv:
         out = run_json([sys.executable, str(BENCH_DIR / "_request_worker.py"), "--subject",
                         subject, "--base-url", srv.base_url, "--n", "3", "--warmup", "1"],
-                       _ctx(srv.base_url).env(srv.base_url), timeout=120)
+                       _ctx(tmp_path, srv.base_url).env(srv.base_url), timeout=120)
         assert out.get("ok"), out
         assert len(out["times_s"]) == 3 and out["unverified"] == ""
         # warm-up + timed + the verifying call, all on our server

@@ -32,29 +32,40 @@ FAKE_KEY = "sk-or-v1-" + "0" * 64
 
 @dataclass
 class Goal:
-    """A target stated relative to the row's baseline (both limits optional).
+    """A target for a row's median; every limit given must hold.
 
-    max_delta: median - baseline median must be <= this (row's unit).
-    max_ratio: median / baseline median must be <= this.
+    max_delta: median - baseline median <= this (row's unit).
+    max_ratio: median / baseline median <= this.
+    max_value: median <= this (row's unit): an absolute goal, no baseline needed.
     """
 
     max_delta: float | None = None
     max_ratio: float | None = None
+    max_value: float | None = None
 
-    def describe(self, unit: str, baseline: str) -> str:
+    def describe(self, unit: str, baseline: str | None) -> str:
         parts = []
+        if self.max_value is not None:
+            parts.append(f"<= {self.max_value:g} {unit}")
+        relative = []
         if self.max_delta is not None:
-            parts.append(f"<= +{self.max_delta:g} {unit}")
+            relative.append(f"<= +{self.max_delta:g} {unit}")
         if self.max_ratio is not None:
-            parts.append(f"<= {self.max_ratio:g}x")
-        return " and ".join(parts) + f" vs {baseline}"
+            relative.append(f"<= {self.max_ratio:g}x")
+        if relative:
+            parts.append(" and ".join(relative) + f" vs {baseline or '?'}")
+        return " and ".join(parts)
 
-    def met(self, median: float, base: float) -> bool:
-        ok = True
-        if self.max_delta is not None:
-            ok &= (median - base) <= self.max_delta
-        if self.max_ratio is not None:
-            ok &= base > 0 and (median / base) <= self.max_ratio
+    def met(self, median: float, base: float | None) -> bool | None:
+        """None when a relative limit has no baseline median to compare with."""
+        ok = self.max_value is None or median <= self.max_value
+        if self.max_delta is not None or self.max_ratio is not None:
+            if base is None:
+                return None
+            if self.max_delta is not None:
+                ok &= (median - base) <= self.max_delta
+            if self.max_ratio is not None:
+                ok &= base > 0 and (median / base) <= self.max_ratio
         return ok
 
 

@@ -54,9 +54,9 @@ def summarize(rows: list[Row]) -> list[dict[str, Any]]:
             "n": len(r.samples), "baseline": r.baseline, "baseline_median": base,
             "ratio": med / base if med is not None and base else None,
             "delta": med - base if med is not None and base is not None else None,
-            "goal": r.goal.describe(r.unit, r.baseline or "?") if r.goal else None,
+            "goal": r.goal.describe(r.unit, r.baseline) if r.goal else None,
             "met": None, "note": r.note, "error": r.error}
-        if r.goal and med is not None and base is not None:
+        if r.goal and med is not None:
             d["met"] = r.goal.met(med, base)
         out.append(d)
     return out

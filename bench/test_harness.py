@@ -31,6 +31,14 @@ def test_goal_is_relative_to_the_baseline() -> None:
     assert g.describe("ms", "raw httpx") == "<= +0.3 ms vs raw httpx"
 
 
+def test_absolute_goal_needs_no_baseline() -> None:
+    g = Goal(max_value=5.0)
+    assert g.met(4.0, None) and not g.met(6.0, None) and g.describe("ms", None) == "<= 5 ms"
+    assert Goal(max_delta=1).met(1.0, None) is None  # relative goal, no baseline: unknown
+    by = {d["subject"]: d for d in report.summarize([Row("m", "a", "ms", [3.0], goal=g)])}
+    assert by["a"]["met"] is True and by["a"]["goal"] == "<= 5 ms"
+
+
 def test_summary_derives_ratio_delta_and_goal_from_the_baseline_row() -> None:
     rows = [Row("m", "base", "ms", [1.0, 2.0, 3.0]),
             Row("m", "fast", "ms", [2.1, 2.2, 2.3], baseline="base", goal=Goal(max_delta=0.3)),

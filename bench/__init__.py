@@ -1,0 +1,1 @@
+"""or_magic's benchmark harness (see bench/run.py and bench/README.md)."""

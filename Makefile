@@ -31,5 +31,10 @@ demo: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
+## make bench: or_magic side by side with jupyter-ai's %%ai, the openai SDK and raw httpx on a local
+## server (offline; the peers' virtualenv is built from PyPI on the first run). BENCH_ARGS=--quick etc.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache bench/.venv-peers

@@ -146,8 +146,12 @@ class Client(_ClientBase):
                            stream: bool = False) -> httpx.Response:
         """Send, retrying what is worth retrying.  A stream is retried only until its response
         head arrives: after that, text may have been shown and paid for."""
+        # Some servers (llama.cpp's) close the connection after a stream while announcing
+        # keep-alive, so a pooled reuse would fail; a stream's connection is not kept.
+        headers = {"Connection": "close"} if stream else None
         for attempt in itertools.count():
-            outcome = self._attempt(self._http.build_request(method, path, json=body, params=params), stream)
+            request = self._http.build_request(method, path, json=body, params=params, headers=headers)
+            outcome = self._attempt(request, stream)
             delay = self._retry_wait(attempt, outcome)
             if delay is None:
                 return self._final(outcome)

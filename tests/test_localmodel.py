@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from or_magic import localbuild as lb
 from or_magic import localmodel as lm
 
 # --------------------------------------------------------------------------- unit
@@ -89,7 +90,7 @@ def test_threads_env_override_and_auto(tmp_path: Path, monkeypatch: pytest.Monke
 def test_missing_cmake_is_a_clear_error(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(cache / "empty"))
     with pytest.raises(lm.LocalModelError, match=r"`cmake` not found: install it: apt-get install cmake"):
-        lm.build_server()
+        lb.build_server()
 
 
 def test_failed_step_names_the_log(tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_failed_step_names_the_log(tmp_path: Path) -> None:
     log.write_text("earlier step: error: not this one\n")
     cmd = [sys.executable, "-c", "print('[ 5%] a.c'); print('a.c:1: error: boom'); print('make: *** Error 2'); exit(2)"]
     with pytest.raises(lm.LocalModelError, match=r"^cmake build failed \(exit 2\): a.c:1: error: boom -- apt-get install g\+\+; full log: .*step.log$"):
-        lm._run(cmd, log, "cmake build", "apt-get install g++")
+        lb._run(cmd, log, "cmake build", "apt-get install g++")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -4,7 +4,7 @@
     %%openrouter openai/gpt-4o-mini --temperature 0.7 --seed 42 --top-logprobs 5 -o r
     Write a haiku about {topic}.
 
-The same from Python: ``from or_magic import complete``.  Heavy modules (httpx, pandas) are
+The same from Python: ``from or_magic import complete, sweep``.  Heavy modules (httpx, pandas) are
 imported on first use, so loading the extension stays fast.
 """
 
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["complete", "compare", "models", "key_info", "history", "panel", "Result", "Settings",
+__all__ = ["complete", "sweep", "compare", "models", "key_info", "history", "panel", "Result", "Settings",
            "load_ipython_extension", "unload_ipython_extension"]
 
 if TYPE_CHECKING:
-    from .api import complete, key_info, models
+    from .api import complete, key_info, models, sweep
     from .history_query import history
     from .inspection import compare
     from .result import Result
     from .settings import Settings
     from .widgets import panel
 
-_LAZY = {"complete": "api", "models": "api", "key_info": "api", "history": "history_query", "compare": "inspection",
+_LAZY = {"complete": "api", "sweep": "api", "models": "api", "key_info": "api", "history": "history_query", "compare": "inspection",
          "Result": "result", "Settings": "settings", "panel": "widgets"}
 
 

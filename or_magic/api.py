@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .choices import choice_params, parse_labels
 from .budget import check_budget
-from .errors import APIError, InvalidOption
+from .errors import APIError, InvalidOption, ORMagicError
 from .grid import axis_values, check_grid_size, grid_size, plan_over_vars, resolve_vars
 from .options import CallOptions
 from .params import PARAMS, check_params
 from .result import Result
 from .settings import Settings
 from .stream import StreamCancelled
-from .sweep import Plan, RunHook, TextHook, plan_runs, run_sequentially
+from .runner import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,6 +69,19 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
                     progress=progress)
+
+
+def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any) -> Result:
+    """`complete()` for grids: give lists (`temperature=[0, 0.7]`, `seed=range(1, 6)`, several
+    models) and get one row per run.  Unlike `complete()` it never raises for a failed run, even
+    a grid of one: the failure is that run's row.  Bad input still raises before anything is sent."""
+    try:
+        return complete(prompt, model, **options)
+    except ORMagicError as exc:
+        result = getattr(exc, "result", None)
+        if result is None:
+            raise
+        return result
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:

@@ -27,7 +27,7 @@ from .params import Param
 from .prompt import fill_template, template_fields
 
 if TYPE_CHECKING:
-    from .sweep import Plan
+    from .runner import Plan
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
@@ -150,7 +150,7 @@ def plan_over_vars(template: str, namespace: Mapping[str, Any], var_items: Mappi
 
     Returns the plan (var names are its last axes) and the template fields left unfilled.
     """
-    from .sweep import Plan
+    from .runner import Plan
 
     names = list(var_items)
     combos = [dict(zip(names, combo)) for combo in itertools.product(*var_items.values())]

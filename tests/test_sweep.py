@@ -343,3 +343,12 @@ def test_lists_and_ranges_may_start_with_a_minus(line, name, expected):
     from or_magic.options import parse_line
 
     assert parse_line(line).params[name] == expected
+
+
+def test_sweep_function_keeps_a_single_failed_run_as_a_row(server):
+    from or_magic import sweep
+
+    result = sweep("hello", "test/error-402", seed=1)
+    assert len(result.runs) == 1 and "HTTP 402" in result.df.error[0]
+    grid = sweep("hello", "openai/gpt-4o-mini", temperature=[0, 1], seed=range(1, 3), max_tokens=4)
+    assert len(grid.df) == 4 and set(grid.df.temperature) == {0, 1} and set(grid.df.seed) == {1, 2}

@@ -15,8 +15,15 @@ from .errors import APIError, TransportError, error_class_for
 from .retry import daily_cap_hint
 
 
+REDACTED = "sk-…(redacted)"  # what stands where a server echoed the key
+
+
+def scrub_bytes(content: bytes, key: str | None) -> bytes:
+    return content.replace(key.encode(), REDACTED.encode()) if key else content
+
+
 def scrub(text: str, key: str | None) -> str:
-    return text.replace(key, "sk-…(redacted)") if key else text
+    return text.replace(key, REDACTED) if key else text
 
 
 def _scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
@@ -82,7 +89,7 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
 def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:
     """Parse a JSON answer, raising for an error status or an error inside an HTTP 200."""
     # Rebinding the parameter keeps a server's echo of the key out of verbose tracebacks too.
-    content = content.replace(key.encode(), "sk-…(redacted)".encode()) if key else content
+    content = scrub_bytes(content, key)
     if status >= 400:
         text = content[:300].decode("utf-8", "replace")
         raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")

@@ -25,12 +25,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from . import answers
+
 if TYPE_CHECKING:
     from .result import Run
     from .settings import Settings
 
 HOME_ENV = "OR_MAGIC_HOME"
-REDACTED = "sk-…(redacted)"
 
 MIGRATIONS: list[str] = [
     # 0 → 1: the runs table.
@@ -171,7 +172,7 @@ def request_hash(base_url: str, endpoint: str, body: Mapping[str, Any]) -> str:
 
 
 def scrub(text: str | None, key: str | None) -> str | None:
-    return text.replace(key, REDACTED) if text and key else text
+    return answers.scrub(text, key) if text else text
 
 
 def run_row(run: "Run", base_url: str, key: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import httpx
 
-from .answers import check_answer, check_choices, scrub
+from .answers import check_answer, check_choices, scrub, scrub_bytes
 from .errors import ORMagicError, TimeoutError, TransportError
 from .settings import Settings
 from .sse import SSEError, SSEParser
@@ -73,6 +73,7 @@ def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str 
 
 
 def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:
+    payload = scrub_bytes(payload, key)  # a server echoing the key must not put it in the kept body
     try:
         chunk = json.loads(payload)
     except ValueError:

@@ -172,3 +172,13 @@ def test_a_kernel_that_refuses_stdin_is_not_interactive(monkeypatch):
     assert not apikey.interactive()
     Kernel._allow_stdin = True
     assert apikey.interactive()
+
+
+def test_a_stream_whose_error_echoes_the_key_leaks_nothing(shell, server, home, capfd):
+    server.fail_next(Fault.midstream_error(after_chunks=2, code=502, message=f"upstream said {FAKE_KEY}"))
+    with pytest.raises(ORMagicError) as err:
+        shell.run("%%openrouter openai/gpt-4o-mini --stream --max-tokens 12 -o partial\nhello")
+    assert err.value.partial  # the text that came is kept...
+    out, errs = capfd.readouterr()
+    kept = shell.ns["partial"]
+    assert_clean(*failure_texts(err.value), out, errs, kept._plain(), repr(kept.raw), history_dump(home))

@@ -154,13 +154,21 @@ _open: dict[Path, History] = {}
 _open_lock = threading.Lock()
 
 
+_by_given: dict[str, History] = {}  # the same lookup keyed by the path as given: no syscalls per run
+
+
 def open_history(path: str | os.PathLike[str]) -> History:
     """The process-wide History for this file (opened once, then reused)."""
+    given = os.fspath(path)
+    history = _by_given.get(given)
+    if history is not None:
+        return history
     resolved = Path(path).expanduser().resolve()
     with _open_lock:
         history = _open.get(resolved)
         if history is None:
             history = _open[resolved] = History(resolved)
+        _by_given[given] = history
         return history
 
 

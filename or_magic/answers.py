@@ -26,7 +26,7 @@ def scrub(text: str, key: str | None) -> str:
     return text.replace(key, REDACTED) if key else text
 
 
-def _scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
+def scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
     """`value` with the key removed from every string in it (servers echo odd things in metadata)."""
     text = json.dumps(value, default=str)
     return json.loads(scrub(text, key)) if key and key in text else value
@@ -83,7 +83,7 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
         message += f": {str(raw)[:300]}"
     cls = error_class_for(status if isinstance(status, int) else None)
     return cls(status if isinstance(status, int) else None, scrub(message, key), code=code,
-               metadata=_scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error))
+               metadata=scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error))
 
 
 def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:

@@ -145,11 +145,14 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
     if len(plan.runs) > 1:
+        from .apikey import ensure_key
         from .parallel import run_concurrently
 
-        outcome = run_concurrently(settings, to_send, concurrency=options.concurrency,
-                                   max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes + outcome.notes, choices=options.choices)
+        if to_send:  # every run answered from the cache needs neither a key nor a connection
+            ensure_key(settings)
+            notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
+                                      max_cost=options.max_cost, on_done=hook, progress=progress).notes
+        return Result(plan.runs, plan.axes, notes, choices=options.choices)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)

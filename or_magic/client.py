@@ -92,7 +92,7 @@ class _ClientBase:
             return None
         delay = retry_delay(attempt, response.headers if response is not None else {}, error)
         if delay is not None:
-            self._notice(status, delay, attempt + 1, budget, _ok_trouble(response, error))
+            self._notice(status, delay, attempt + 1, budget, _ok_trouble(response, error, self._key))
         return delay
 
     @staticmethod
@@ -204,7 +204,8 @@ class AsyncClient(_ClientBase):
             async with self._throttled() as seen:
                 outcome = await self._attempt(self._http.build_request(method, path, json=body))
                 delay = self._retry_wait(attempt, outcome)
-                seen.status = outcome[0].status_code if outcome[0] is not None else None
+                response, _failure, judged, _error = outcome
+                seen.status = judged if judged is not None else (response.status_code if response else None)
                 seen.delay = delay
             if delay is None:
                 return self._final(outcome)
@@ -241,12 +242,14 @@ class _Unthrottled:
         return None
 
 
-def _ok_trouble(response: httpx.Response | None, error: dict[str, Any]) -> str | None:
-    """How to name a retried HTTP 200 in the notice (None: it was not a 200)."""
+def _ok_trouble(response: httpx.Response | None, error: dict[str, Any], key: str | None) -> str | None:
+    """How to name a retried HTTP 200 in the notice (None: it was not a 200).  The key is removed
+    before the message is shortened: a cut key would no longer match."""
     if response is None or response.status_code >= 400:
         return None
-    return f"error inside HTTP 200 ({str(error.get('message') or error.get('code'))[:60]})" if error \
-        else "truncated answer"
+    if not error:
+        return "truncated answer"
+    return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:

@@ -114,6 +114,7 @@ class History:
         with self._lock:
             found = self._db.execute(
                 "SELECT response FROM runs WHERE request_hash = ? AND error IS NULL AND response IS NOT NULL "
+                "AND COALESCE(finish_reason, '') != 'cancelled' "
                 "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
         return json.loads(found[0]) if found else None
 

@@ -18,7 +18,11 @@ _IGNORED_FIELDS = frozenset({b"event", b"id", b"retry"})
 
 
 class SSEError(ValueError):
-    """A line that is not valid server-sent-events syntax."""
+    """A line that is not valid server-sent-events syntax (`line` holds it whole)."""
+
+    def __init__(self, message: str, line: bytes = b"") -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class SSEParser:
@@ -62,7 +66,7 @@ class SSEParser:
         if colon and name in _IGNORED_FIELDS:
             return None
         shown = line[:80].decode("utf-8", "replace")
-        raise SSEError(f"not a server-sent-events line: {shown!r}")
+        raise SSEError(f"not a server-sent-events line: {shown!r}", line)
 
     def _dispatch(self) -> bytes | None:
         if not self._data:

@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 import httpx
 
-from .answers import check_answer, check_choices, scrub, scrub_bytes
+from .answers import check_answer, check_choices, scrub, scrub_bytes, scrub_json
 from .errors import ORMagicError, TimeoutError, TransportError
 from .settings import Settings
-from .sse import SSEError, SSEParser
+from .sse import DONE, SSEError, iter_events
 from .stream import StreamAssembler, StreamCancelled
 
 TextHook = Callable[[str], None]
@@ -41,35 +41,35 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
             response.close()
     except KeyboardInterrupt:
         assembler.cancel()
-        raise StreamCancelled(assembler.body()) from None
+        raise StreamCancelled(_clean_body(assembler, key)) from None
     except SSEError as exc:
-        raise _kept(TransportError(f"the stream is malformed: {exc}", partial=assembler.text), assembler)
+        # The key is removed before the line is shortened: a cut key would no longer match.
+        shown = scrub(exc.line.decode("utf-8", "replace"), key)[:80]
+        raise _kept(TransportError(f"the stream is malformed: not a server-sent-events line: {shown!r}",
+                                   partial=scrub(assembler.text, key)), assembler, key) from None
     except httpx.TimeoutException:
         raise _kept(TimeoutError(
             f"the stream went silent: nothing arrived for {settings.timeout:g} s (timeout); raise it "
-            "with %config OpenRouterMagics.timeout = SECONDS", partial=assembler.text), assembler) from None
+            "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key)), assembler, key) from None
     except httpx.TransportError as exc:
         raise _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
-                                   partial=assembler.text), assembler) from None
+                                   partial=scrub(assembler.text, key)), assembler, key) from None
     except ORMagicError as exc:  # an error chunk, or the stream ended early
-        raise _kept(exc, assembler)
-    return assembler.body()
+        raise _kept(exc, assembler, key)
+    return _clean_body(assembler, key)
 
 
 def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str | None,
                  on_text: TextHook | None) -> None:
-    parser = SSEParser()
-    for piece in response.iter_bytes():
-        for payload in parser.feed(piece):
-            if parser.done:
-                return
-            _add_chunk(assembler, payload, key, on_text)
-    for payload in parser.close():
-        if not parser.done:
-            _add_chunk(assembler, payload, key, on_text)
-    if not parser.done and not assembler.finished:
+    # One read may carry several events (often the usage chunk together with [DONE]): every
+    # payload before DONE counts, whatever else arrived with it.
+    for payload in iter_events(response.iter_bytes()):
+        if payload == DONE:
+            return
+        _add_chunk(assembler, payload, key, on_text)
+    if not assembler.finished:
         raise TransportError("the stream ended before the answer did (no finish_reason, no [DONE])",
-                             partial=assembler.text)
+                             partial=scrub(assembler.text, key))
 
 
 def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:
@@ -79,20 +79,28 @@ def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_t
     except ValueError:
         preview = payload[:80].decode("utf-8", "replace")
         raise TransportError(f"the stream sent a chunk that is not JSON: {scrub(preview, key)!r}",
-                             partial=assembler.text) from None
+                             partial=scrub(assembler.text, key)) from None
     if not isinstance(chunk, dict):
-        raise TransportError("the stream sent a chunk that is not a JSON object", partial=assembler.text)
+        raise TransportError("the stream sent a chunk that is not a JSON object", partial=scrub(assembler.text, key))
     piece = assembler.add(chunk)
     if "error" in chunk or assembler.error_finish:  # the text so far is joined only when needed
-        check_choices(chunk, key, partial=assembler.text)
+        check_choices(chunk, key, partial=scrub(assembler.text, key))
     if piece and on_text is not None:
         on_text(piece)
 
 
-def _kept(error: Exception, assembler: StreamAssembler) -> Exception:
+def _kept(error: Exception, assembler: StreamAssembler, key: str | None) -> Exception:
     """Attach the partial body to a failure, so the run keeps its partial logprobs too."""
-    error.body = assembler.body()  # type: ignore[attr-defined]
+    error.body = _clean_body(assembler, key)  # type: ignore[attr-defined]
     return error
+
+
+def _clean_body(assembler: StreamAssembler, key: str | None) -> dict[str, Any]:
+    """The assembled body without the key: an echoed key may be split over several chunks, so
+    each chunk alone cannot be trusted to show it.  Tokens join into the text, so a key that is
+    not in the text is nowhere in the body (error chunks were scrubbed on arrival)."""
+    body = assembler.body()
+    return scrub_json(body, key) if key and key in assembler.text else body
 
 
 def read_whole(response: httpx.Response) -> None:

@@ -6,6 +6,7 @@ a server that echoes the key back in its error messages, metadata and retry noti
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -182,3 +183,35 @@ def test_a_stream_whose_error_echoes_the_key_leaks_nothing(shell, server, home, 
     out, errs = capfd.readouterr()
     kept = shell.ns["partial"]
     assert_clean(*failure_texts(err.value), out, errs, kept._plain(), repr(kept.raw), history_dump(home))
+
+
+def test_a_key_echoed_across_stream_chunks_is_scrubbed_from_the_result():
+    import httpx
+
+    from or_magic.stream_reader import read_stream
+
+    def chunk(text, finish=None):
+        delta = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
+        return b"data: " + json.dumps({"id": "gen-1", "choices": [delta]}).encode() + b"\n\n"
+
+    half = len(FAKE_KEY) // 2
+    body = chunk("my key: " + FAKE_KEY[:half]) + chunk(FAKE_KEY[half:], "stop") + b"data: [DONE]\n\n"
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    answer = read_stream(response, Settings(), FAKE_KEY)
+    assert answer["choices"][0]["message"]["content"].startswith("my key: ")
+    assert_clean(json.dumps(answer))
+
+
+def test_events_arriving_with_done_in_one_read_are_kept():
+    import httpx
+
+    from or_magic.stream_reader import read_stream
+
+    events = [{"id": "gen-1", "choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]},
+              {"id": "gen-1", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]},
+              {"id": "gen-1", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1, "cost": 0.5}}]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)  # one read
+    answer = read_stream(response, Settings(), None)
+    assert answer["choices"][0]["message"]["content"] == "Hello"
+    assert answer["choices"][0]["finish_reason"] == "stop" and answer["usage"]["cost"] == 0.5

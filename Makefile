@@ -14,8 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser test drives Debian's Chromium (Playwright cannot download its own browser here).
+/usr/bin/chromium:
+	@echo "installing Debian's chromium for the browser test (apt-get, once)"
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
 ## make test: the whole suite, including the notebooks (executed by nbval) — offline.
-test: $(STAMP)
+test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest --nbval -m "not e2e"
 
 ## make e2e: the end-to-end tier against a real local model (builds it once: ~8 min on 2 cores).

@@ -18,7 +18,8 @@ from typing import Iterator
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-NOTEBOOKS = ["quickstart.ipynb", "streaming.ipynb", "sweeps.ipynb", "logprobs.ipynb"]
+FIRST = "quickstart.ipynb"  # then every other example notebook, by name
+NOTEBOOKS = [FIRST] + sorted(p.name for p in HERE.glob("*.ipynb") if p.name != FIRST)
 # Cells tagged so may fail on a backend that is not OpenRouter (e.g. `%openrouter key`).
 OPENROUTER_ONLY = "openrouter-only"
 

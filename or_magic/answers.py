@@ -71,7 +71,7 @@ def error_fields(content: bytes) -> dict[str, Any]:
 
 
 def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
-              fallback: str = "", partial: str = "") -> APIError:
+              fallback: str = "", partial: str = "", headers: Any = None) -> APIError:
     """Build the APIError for an `error` object; OpenRouter's own code wins over the status."""
     code = error.get("code")
     if status is None or status < 400:
@@ -83,7 +83,7 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
         message += f": {str(raw)[:300]}"
     cls = error_class_for(status if isinstance(status, int) else None)
     return cls(status if isinstance(status, int) else None, scrub(message, key), code=code,
-               metadata=scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error))
+               metadata=scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error, headers))
 
 
 def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> 
     content = scrub_bytes(content, key)
     if status >= 400:
         text = content[:300].decode("utf-8", "replace")
-        raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}")
+        raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}", headers=headers)
     try:
         data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):

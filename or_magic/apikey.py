@@ -14,6 +14,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Callable
 
+from .answers import REDACTED
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -25,7 +27,7 @@ class Key(str):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return "'sk-…(redacted)'"
+        return repr(REDACTED)
 
 
 def interactive() -> bool:

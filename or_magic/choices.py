@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import InvalidOption
 from .metrics import group_notes, safe_prob
+from .params import PARAMS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .result import Run
 
-DEFAULT_TOP_LOGPROBS = 20
+DEFAULT_TOP_LOGPROBS = int(PARAMS["top_logprobs"].high or 20)  # the most alternatives one may ask for
 CHOICE_COLUMNS = ["label", "prob", "raw_mass", "tokens", "chosen"]
 
 

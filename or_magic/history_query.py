@@ -99,10 +99,11 @@ def _where(model: str | None, grep: str | None, since: Any, until: Any, errors: 
     clauses: list[str] = []
     args: list[Any] = []
     if model:
-        clauses.append("lower(model) LIKE ? ESCAPE '\\'")
+        clauses.append("pylower(model) LIKE ? ESCAPE '\\'")
         args.append(f"%{_like(model.lower())}%")
     if grep:
-        clauses.append("(instr(lower(coalesce(text, '')), ?) > 0 OR instr(lower(coalesce(request, '')), ?) > 0)")
+        # SQLite's lower() folds ASCII only; pylower (registered by History) folds like Python.
+        clauses.append("(instr(pylower(coalesce(text, '')), ?) > 0 OR instr(pylower(coalesce(request, '')), ?) > 0)")
         args += [grep.lower(), grep.lower()]
     for bound, op in ((since, ">="), (until, "<")):
         if bound is not None:

@@ -86,7 +86,7 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
     wire = {**_alt_index(lp), "alt_token": object_array(lp.alt_token), "alt_logprob": np.asarray(lp.alt_logprob, dtype=float)}
     pos = wire["alt_position"]
     chosen = _chosen(object_array(lp.token), logprob, pos, wire["alt_token"], wire["alt_logprob"])
-    pos, alt_lp, alt_rank, in_order = pos, wire["alt_logprob"], wire["alt_rank"], chosen
+    alt_lp, alt_rank, in_order = wire["alt_logprob"], wire["alt_rank"], chosen
     if len(pos) and np.any(pos[1:] < pos[:-1]):  # the reductions need each position's rows together
         order = np.argsort(pos, kind="stable")
         pos, alt_lp, alt_rank, in_order = pos[order], alt_lp[order], alt_rank[order], chosen[order]

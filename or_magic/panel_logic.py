@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import inspect
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -70,8 +69,7 @@ def run_with(prompt: str, base: CallOptions, settings: "Settings", variables: Ma
              model: str, on_text: TextCallback | None = None, **values: Any) -> "Result":
     """One panel run: the cell text sent with these values (wire names) through `api.run_call`.
 
-    `on_text` receives each new piece of text of a streamed run, once `api.run_call` accepts
-    such a callback (the streaming work adds it); until then it is not called.
+    `on_text` receives each new piece of text of a streamed run.
     """
     from . import api
 
@@ -79,10 +77,7 @@ def run_with(prompt: str, base: CallOptions, settings: "Settings", variables: Ma
     if unknown:
         raise TypeError(f"run_with() got unexpected parameters {sorted(unknown)}; the panel controls {CONTROLLED}")
     options = panel_options(base, model, values)
-    extra: dict[str, Any] = {}
-    if on_text is not None and "on_text" in inspect.signature(api.run_call).parameters:
-        extra["on_text"] = on_text
-    return api.run_call(prompt, options, settings, variables, **extra)
+    return api.run_call(prompt, options, settings, variables, on_text=on_text)
 
 
 Timer = Callable[..., Any]  # threading.Timer's signature: (interval, function, args=())

@@ -91,6 +91,7 @@ class History:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
+        self._db.create_function("pylower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
         migrate(self._db)
 
     def __repr__(self) -> str:

@@ -204,3 +204,9 @@ def test_threads_of_a_concurrent_sweep_can_record_at_once(home):
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda i: history.record(runlog_run(), "http://x"), range(400)))
     assert history.count() == 400 and len(set(ids)) == 400
+
+
+def test_grep_folds_non_ascii_case(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
+    or_magic.complete("Été à Paris", "openai/gpt-4o-mini", max_tokens=2)
+    assert len(or_magic.history(grep="été")) == 1 and len(or_magic.history(grep="ÉTÉ À")) == 1

@@ -116,3 +116,17 @@ def test_free_tier_daily_cap_says_when_it_resets_and_is_not_retried(server):
     with pytest.raises(RateLimitError, match=r"resets at \d{4}-\d\d-\d\d 00:00 UTC; not retried") as err:
         or_magic.complete("hi", "meta-llama/llama-3.1-8b-instruct:free")
     assert len(server.requests) == 1 and "free-models-per-day" in str(err.value)
+
+
+def test_daily_cap_error_names_the_reset_time_from_the_header(server):
+    import time
+
+    from or_magic import complete
+    from or_magic.errors import RateLimitError
+    from tests.fake_faults import Fault
+
+    server.fail_next(Fault.free_tier_daily())  # X-RateLimit-Reset: the next 00:00 UTC, in epoch ms
+    with pytest.raises(RateLimitError) as err:
+        complete("hi", "openai/gpt-4o-mini", stream=False)
+    next_midnight = time.strftime("%Y-%m-%d 00:00", time.gmtime((int(time.time()) // 86400 + 1) * 86400))
+    assert f"resets at {next_midnight} UTC" in str(err.value) and "not retried" in str(err.value)

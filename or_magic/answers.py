@@ -100,7 +100,11 @@ def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> 
         raise TransportError(f"the server's answer is not valid JSON: {scrub(preview, key)!r}") from None
     if not isinstance(data, dict):
         raise TransportError("the server's answer is not a JSON object")
-    check_choices(data, key)
+    try:
+        check_choices(data, key)
+    except APIError as exc:
+        exc.body = data  # type: ignore[attr-defined]  # the partial answer was paid for: keep it
+        raise
     return data
 
 

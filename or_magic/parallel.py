@@ -29,9 +29,9 @@ from .errors import ORMagicError, RunSkipped
 from .progress import Progress, make_progress
 from .response import Completion
 from .result import Run
+from .runner import RunHook, keep_failure
 from .settings import Settings
 
-RunHook = Callable[[Run], None]
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
 WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)
 _DONE = object()
@@ -111,13 +111,13 @@ class _Control:
 
 
 async def execute_async(client: Any, run: Run) -> Run:
-    """The async `sweep.execute`: fill `run` with its completion or its error."""
+    """The async `runner.execute`: fill `run` with its completion or its error."""
     started = time.perf_counter()
     try:
         run.raw = await client.complete(run.spec.endpoint, run.spec.body())
         run.completion = Completion.from_response(run.raw)
     except ORMagicError as exc:
-        run.error = exc
+        keep_failure(run, exc)
     finally:
         run.latency = time.perf_counter() - started
     return run

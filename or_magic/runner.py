@@ -66,8 +66,7 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
         run.raw = raw
         run.completion = Completion.from_response(raw)
     except ORMagicError as exc:
-        run.error = exc
-        run.raw = getattr(exc, "body", None)  # a stream's partial body, when there is one
+        keep_failure(run, exc)
     except StreamCancelled as stop:
         cancelled = stop
         run.raw = stop.body
@@ -79,6 +78,16 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
     if cancelled is not None:
         raise cancelled
     return run
+
+
+def keep_failure(run: Run, exc: ORMagicError) -> None:
+    """Record a failed run, keeping whatever of the answer arrived (and was paid for): the partial
+    text, usage, cost and logprobs of an error inside an HTTP 200 or a broken stream."""
+    run.error = exc
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        run.raw = body
+        run.completion = Completion.from_response(body)
 
 
 def _request(client: Any, run: Run, on_text: TextHook | None) -> dict[str, Any]:

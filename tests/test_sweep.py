@@ -352,3 +352,14 @@ def test_sweep_function_keeps_a_single_failed_run_as_a_row(server):
     assert len(result.runs) == 1 and "HTTP 402" in result.df.error[0]
     grid = sweep("hello", "openai/gpt-4o-mini", temperature=[0, 1], seed=range(1, 3), max_tokens=4)
     assert len(grid.df) == 4 and set(grid.df.temperature) == {0, 1} and set(grid.df.seed) == {1, 2}
+
+
+def test_an_error_inside_200_keeps_the_paid_for_partial_answer(server):
+    from or_magic import sweep
+    from tests.fake_faults import Fault
+
+    server.fail_next(Fault.finish_error(after_tokens=3, code=502, message="upstream died"), count=1)
+    result = sweep("hello", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=8)
+    failed = [r for r in result.runs if r.error is not None]
+    assert len(failed) == 1 and "upstream died" in str(failed[0].error)
+    assert failed[0].text and failed[0].completion.cost is not None  # the partial text and its cost are kept

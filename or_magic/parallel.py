@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 from .budget import Budget
 from .errors import ORMagicError, RunSkipped

@@ -35,9 +35,9 @@ def scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
 BAD_BODY = 502  # an HTTP 200 whose body is not JSON is judged like a bad gateway: worth retrying
 
 
-def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any]]:
-    """How to judge an HTTP 200 answer: (None, {}) when it is usable or final, else the status
-    and error fields to decide a retry by.
+def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any], dict[str, Any] | None]:
+    """How to judge an HTTP 200 answer: (None, {}, the parsed answer) when it is usable or final,
+    else the status and error fields to decide a retry by (and the answer, if it parsed).
 
     Retried (when the status says so): a body that is not JSON (truncated), and an error inside
     the 200 (top-level `error`, or a choice that finished with `error`) that came with no text.
@@ -47,17 +47,17 @@ def unusable_ok(content: bytes) -> tuple[int | None, dict[str, Any]]:
     try:
         data = jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
-        return BAD_BODY, {}
+        return BAD_BODY, {}, None
     if not isinstance(data, dict):
-        return BAD_BODY, {}
+        return BAD_BODY, {}, None
     error = data.get("error")
     for choice in _choices(data):
         if error is None and isinstance(choice, dict) and choice.get("finish_reason") == "error":
             error = choice.get("error") or {}
     if not isinstance(error, dict) or _partial_text(data):
-        return None, {}
+        return None, {}, data
     code = error.get("code") if isinstance(error.get("code"), int) else error.get("http_status")
-    return (code if isinstance(code, int) else BAD_BODY), error
+    return (code if isinstance(code, int) else BAD_BODY), error, data
 
 
 def error_fields(content: bytes) -> dict[str, Any]:
@@ -86,15 +86,18 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
                metadata=scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error, headers))
 
 
-def check_answer(status: int, headers: Any, content: bytes, key: str | None) -> dict[str, Any]:
-    """Parse a JSON answer, raising for an error status or an error inside an HTTP 200."""
+def check_answer(status: int, headers: Any, content: bytes, key: str | None,
+                 parsed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Parse a JSON answer, raising for an error status or an error inside an HTTP 200.
+
+    `parsed` is the answer already parsed from the scrubbed content, so a large body is parsed once."""
     # Rebinding the parameter keeps a server's echo of the key out of verbose tracebacks too.
     content = scrub_bytes(content, key)
     if status >= 400:
         text = content[:300].decode("utf-8", "replace")
         raise api_error(status, error_fields(content), key, fallback=text or f"HTTP {status}", headers=headers)
     try:
-        data = jsonbody.loads(content)
+        data = parsed if parsed is not None else jsonbody.loads(content)
     except (ValueError, UnicodeDecodeError):
         preview = content[:120].decode("utf-8", "replace")
         raise TransportError(f"the server's answer is not valid JSON: {scrub(preview, key)!r}") from None

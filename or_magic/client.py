@@ -14,12 +14,12 @@ import asyncio
 import itertools
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import httpx
 
 from . import __version__
-from .answers import check_answer, error_fields, scrub, unusable_ok
+from .answers import check_answer, error_fields, scrub, scrub_bytes, unusable_ok
 from .errors import ConfigError, TimeoutError, TransportError
 from .params import COMPLETIONS
 from .retry import retry_delay, should_retry
@@ -28,9 +28,14 @@ from .stream_reader import TextHook, read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
-# One attempt: (the answer read whole, the failure, the status to judge a retry by — None when the
-# answer is usable or final — and the answer's error fields).
-Attempt = tuple["httpx.Response | None", "Exception | None", "int | None", "dict[str, Any]"]
+class Attempt(NamedTuple):
+    """One request's outcome."""
+
+    response: "httpx.Response | None"  # the answer, read whole (a stream: unread)
+    failure: "Exception | None"  # no usable answer: why
+    status: int | None  # the status to judge a retry by; None when the answer is usable or final
+    error: dict[str, Any]  # the answer's error fields
+    data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
 
 
 def _stderr_notice(message: str) -> None:
@@ -64,25 +69,26 @@ class _ClientBase:
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
         """Nothing was received: always worth another attempt."""
         if isinstance(exc, httpx.TimeoutException):
-            return None, TimeoutError(_timeout_text(self.settings, exc)), None, {}
-        return None, self._unreachable(exc), None, {}
+            return Attempt(None, TimeoutError(_timeout_text(self.settings, exc)), None, {})
+        return Attempt(None, self._unreachable(exc), None, {})
 
     def _read_failed(self, exc: httpx.TransportError) -> Attempt:
         if isinstance(exc, httpx.TimeoutException):
             # The answer had begun: the server is working but slow, and a repeat is billed again.
             raise TimeoutError(_timeout_text(self.settings, exc)) from None
-        return None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {}
+        return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
 
     def _judged(self, response: httpx.Response) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
+        content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
         if response.status_code >= 400:
-            return response, None, response.status_code, error_fields(response.content)
-        status, error = unusable_ok(response.content)
-        return response, None, status, error
+            return Attempt(response, None, response.status_code, error_fields(content))
+        status, error, data = unusable_ok(content)
+        return Attempt(response, None, status, error, data)
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""
-        response, _failure, status, error = outcome
+        response, _failure, status, error, _data = outcome
         if response is not None and status is None:
             return None
         budget = max(0, self.settings.max_retries)
@@ -96,15 +102,16 @@ class _ClientBase:
         return delay
 
     @staticmethod
-    def _final(outcome: Attempt) -> httpx.Response:
-        """The last attempt's answer (check_answer raises any error in it), or its failure."""
-        response, failure, _status, _error = outcome
-        if failure is not None:
-            raise failure
-        return response  # type: ignore[return-value]
+    def _final(outcome: Attempt) -> Attempt:
+        """The last attempt (check_answer raises any error in its answer), or its failure."""
+        if outcome.failure is not None:
+            raise outcome.failure
+        return outcome
 
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        return check_answer(response.status_code, response.headers, response.content, self._key)
+    def _answer(self, outcome: Attempt) -> dict[str, Any]:
+        response = outcome.response
+        assert response is not None  # _final raised otherwise
+        return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
 
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
         return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
@@ -139,11 +146,11 @@ class Client(_ClientBase):
     def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
         """POST a streamed completion, calling `on_text` with each new piece of text; returns the
         assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
-        response = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
-        return read_stream(response, self.settings, self._key, on_text)
+        outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
 
     def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
-                           stream: bool = False) -> httpx.Response:
+                           stream: bool = False) -> Attempt:
         """Send, retrying what is worth retrying.  A stream is retried only until its response
         head arrives: after that, text may have been shown and paid for."""
         # Some servers (llama.cpp's) close the connection after a stream while announcing
@@ -165,7 +172,7 @@ class Client(_ClientBase):
         except httpx.TransportError as exc:
             return self._send_failed(exc)
         if stream and response.status_code < 400:
-            return response, None, None, {}
+            return Attempt(response, None, None, {})
         try:
             response.read()
         except httpx.TransportError as exc:
@@ -199,12 +206,12 @@ class AsyncClient(_ClientBase):
         """POST a non-streamed completion and return the checked JSON answer."""
         return self._answer(await self._send_with_retries("POST", PATHS[endpoint], body))
 
-    async def _send_with_retries(self, method: str, path: str, body: Any) -> httpx.Response:
+    async def _send_with_retries(self, method: str, path: str, body: Any) -> Attempt:
         for attempt in itertools.count():
             async with self._throttled() as seen:
                 outcome = await self._attempt(self._http.build_request(method, path, json=body))
                 delay = self._retry_wait(attempt, outcome)
-                response, _failure, judged, _error = outcome
+                judged, response = outcome.status, outcome.response
                 seen.status = judged if judged is not None else (response.status_code if response else None)
                 seen.delay = delay
             if delay is None:

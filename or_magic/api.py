@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from .choices import choice_params, parse_labels
 from .budget import check_budget
 from .errors import APIError, InvalidOption, ORMagicError
-from .grid import axis_values, check_grid_size, grid_size, plan_over_vars, resolve_vars
+from .grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
 from .options import CallOptions
-from .params import PARAMS, check_params
+from .params import PARAMS
 from .result import Result
 from .settings import Settings
 from .stream import StreamCancelled
@@ -88,14 +88,7 @@ def _checked_list(name: str, value: Any) -> list[Any]:
     if name not in PARAMS:
         raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
                             "or extra={...} for other body fields")
-    if isinstance(value, str) and PARAMS[name].sweepable:
-        return axis_values(PARAMS[name], value)  # "0:1:0.25" or "1,2,3", as on the magic line
-    # A list is one value for --stop (several stop texts) and tools (a list of tools), not an axis.
-    keeps_lists = PARAMS[name].repeatable or PARAMS[name].kind == "tools"
-    values = list(value) if isinstance(value, (list, tuple, range)) and not keeps_lists else [value]
-    if len(values) > 1 and not PARAMS[name].sweepable:
-        raise InvalidOption(f"{name} cannot be swept: give one value")
-    return [check_params({name: v})[name] for v in values]
+    return param_values(PARAMS[name], value, shown=name)  # the Python API names options by wire name
 
 
 def prepare(prompt: str, options: CallOptions, settings: Settings,

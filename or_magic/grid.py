@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import InvalidOption
-from .params import Param
+from .params import Param, check_params
 from .prompt import fill_template, template_fields
 
 if TYPE_CHECKING:
@@ -31,6 +31,26 @@ if TYPE_CHECKING:
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
+
+
+def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any]:
+    """The checked values of one option: text as on the magic line (`0.7`, `0,0.5,1`, `1:10`) or
+    Python values (a list or range is an axis, except --stop's texts and a list of tools).  More
+    than one value on an option that cannot be swept is an error naming it as `shown`."""
+    shown = shown or param.flag
+    if isinstance(given, str) and param.sweepable:
+        return axis_values(param, given)
+    keeps_lists = param.repeatable or param.kind == "tools"
+    values = list(given) if isinstance(given, (list, tuple, range)) and not keeps_lists else [given]
+    if len(values) > 1 and not param.sweepable:
+        raise InvalidOption(f"{shown} cannot be swept: give one value")
+    try:
+        return [check_params({param.name: v})[param.name] for v in values]
+    except InvalidOption:
+        if isinstance(given, str) and "," in given and param.kind in ("json", "format", "tools", "tool_choice"):
+            raise InvalidOption(f"{shown} cannot be swept: give one value (run one cell per value "
+                                f"to compare several)") from None
+        raise
 
 
 def axis_values(param: Param, text: str) -> list[Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import InvalidOption
 from .choices import parse_labels
-from .grid import axis_values, parse_vars
+from .grid import param_values, parse_vars
 from .params import ENDPOINTS, PARAMS, Param, check_params
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -161,32 +161,8 @@ def _attach_negative_values(words: list[str]) -> list[str]:
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
-    values: dict[str, list[Any]] = {}
-    for param in PARAMS.values():
-        given = getattr(ns, param.name)
-        if given is None:
-            continue
-        if param.sweepable:
-            values[param.name] = split_values(param, given)
-        else:
-            values[param.name] = [_single_value(param, given)]
-    return values
-
-
-def _single_value(param: Param, given: Any) -> Any:
-    """A value of an option that cannot be a sweep axis; a list of them is named as such."""
-    try:
-        return check_params({param.name: given})[param.name]
-    except InvalidOption:
-        if isinstance(given, str) and "," in given and param.kind in ("json", "format", "tools", "tool_choice"):
-            raise InvalidOption(f"{param.flag} cannot be swept: give one value (run one cell per value "
-                                f"to compare several)") from None
-        raise
-
-
-def split_values(param: Param, text: str) -> list[Any]:
-    """A sweepable option's text as a list of checked values: `0.7`, `0,0.5,1`, `1:10`, `0:1:0.25`."""
-    return axis_values(param, text)
+    return {param.name: param_values(param, getattr(ns, param.name))
+            for param in PARAMS.values() if getattr(ns, param.name) is not None}
 
 
 def parse_extra(pairs: list[str]) -> dict[str, Any]:

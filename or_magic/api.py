@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .choices import choice_params, parse_labels
 from .budget import check_budget
+from .choices import choice_params, parse_labels
+from .coerce import to_float
 from .errors import APIError, InvalidOption, ORMagicError
 from .grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
 from .options import CallOptions
@@ -189,10 +190,8 @@ def _model_row(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def _per_million(price: Any) -> float | None:
-    try:
-        return round(float(price) * 1_000_000, 6)
-    except (TypeError, ValueError):
-        return None
+    per_token = to_float(price)
+    return None if per_token is None else round(per_token * 1_000_000, 6)
 
 
 KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from .coerce import to_float
 from .errors import InvalidOption, ORMagicError
 from .params import COMPLETIONS
 from .result import Run
@@ -33,10 +34,7 @@ def prompt_token_estimate(run: Run) -> int:
 
 
 def _price(pricing: Mapping[str, Any], name: str) -> float:
-    try:
-        return float(pricing.get(name) or 0)
-    except (TypeError, ValueError):
-        return 0.0
+    return to_float(pricing.get(name), 0.0)
 
 
 def output_limit(run: Run, model: Mapping[str, Any]) -> int | None:

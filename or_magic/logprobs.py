@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .coerce import to_float
+
 NAN = float("nan")
 # Attribute holding (length, alt_position, alt_rank) as int64 arrays when the parser made them.
 ALT_INDEX = "_alt_index_arrays"
@@ -65,12 +67,7 @@ def parse_logprobs(obj: Any) -> TokenLogprobs | None:
 
 
 def _float(value: Any) -> float:
-    if isinstance(value, bool):
-        return NAN
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return NAN
+    return to_float(value, NAN)
 
 
 def _bytes(value: Any) -> list[int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .coerce import to_float
 from .logprobs import TokenLogprobs, parse_logprobs
 
 
@@ -42,7 +43,7 @@ class Completion:
             generation_id=raw.get("id"),
             prompt_tokens=_int(usage.get("prompt_tokens")),
             completion_tokens=_int(usage.get("completion_tokens")),
-            cost=_number(usage.get("cost")),
+            cost=to_float(usage.get("cost")),
             logprobs=parse_logprobs(choice.get("logprobs")),
             tool_calls=list(message.get("tool_calls") or []),
             reasoning=message.get("reasoning"),
@@ -52,11 +53,3 @@ class Completion:
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -14,6 +14,8 @@ import random
 import time
 from typing import Any, Mapping
 
+from .coerce import to_float
+
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 524, 529})
 FREE_TIER_DAILY = "openrouter_free_tier_daily"
 BACKOFF_BASE = 0.5  # seconds before the first retry
@@ -32,8 +34,8 @@ def daily_cap_hint(error: Mapping[str, Any], headers: Mapping[str, str] | None =
         return None
     meta = error.get("metadata") or {}
     sources = [headers or {}, meta.get("headers") if isinstance(meta.get("headers"), Mapping) else {}]
-    reset_ms = next((_number(v) for src in sources for k, v in src.items()
-                     if k.lower() == "x-ratelimit-reset" and _number(v)), None)
+    reset_ms = next((to_float(v) for src in sources for k, v in src.items()
+                     if k.lower() == "x-ratelimit-reset" and to_float(v)), None)
     when = "at 00:00 UTC"
     if reset_ms:
         try:
@@ -61,15 +63,15 @@ def server_delay(headers: Mapping[str, str], now: float | None = None) -> float 
     lower = {k.lower(): v for k, v in headers.items()}
     candidates = []
     if "retry-after-ms" in lower:
-        candidates.append(_number(lower["retry-after-ms"], scale=0.001))
+        candidates.append(_scaled(lower["retry-after-ms"], 0.001))
     if "retry-after" in lower:
         value = lower["retry-after"]
-        seconds = _number(value)
+        seconds = to_float(value)
         if seconds is None:
             seconds = _http_date(value, now)
         candidates.append(seconds)
     if "x-ratelimit-reset" in lower:
-        reset_ms = _number(lower["x-ratelimit-reset"])
+        reset_ms = to_float(lower["x-ratelimit-reset"])
         candidates.append(reset_ms / 1000 - now if reset_ms else None)
     for seconds in candidates:
         if seconds is not None:
@@ -88,17 +90,15 @@ def retry_delay(attempt: int, headers: Mapping[str, str], error: Mapping[str, An
     asked = server_delay(headers)
     availability = (error or {}).get("availability")
     if asked is None and isinstance(availability, Mapping):
-        asked = _number(availability.get("retry_after"))
+        asked = to_float(availability.get("retry_after"))
     if asked is None:
         return backoff_delay(attempt)
     return asked if asked <= MAX_SERVER_WAIT else None
 
 
-def _number(value: Any, scale: float = 1.0) -> float | None:
-    try:
-        return float(value) * scale
-    except (TypeError, ValueError):
-        return None
+def _scaled(value: Any, scale: float) -> float | None:
+    number = to_float(value)
+    return None if number is None else number * scale
 
 
 def _http_date(value: str, now: float) -> float | None:

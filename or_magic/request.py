@@ -55,7 +55,14 @@ class RunSpec:
     variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
 
     def body(self) -> dict[str, Any]:
-        """The JSON body for this run's endpoint."""
+        """The JSON body for this run's endpoint.  Sending, the history, the cache and the budget
+        all read it, so it is built once per spec; treat it as read-only."""
+        built = self.__dict__.get("_body")  # a frozen dataclass still has a __dict__ to memo in
+        if built is None:
+            built = self.__dict__["_body"] = self._build_body()
+        return built
+
+    def _build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
         if self.endpoint == COMPLETIONS:
             body["prompt"] = completion_prompt(self.prompt, self.system)

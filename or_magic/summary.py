@@ -1,7 +1,7 @@
 """One-call summaries of a sweep: `result.summary(by=...)` and `result.plot(metric, x=...)`.
 
-Per-run logprob metrics (mean logprob, perplexity = exp(−mean logprob)) are taken from the
-runs table when it already has them, else computed from `.logprobs`.  The summary groups
+Per-run logprob metrics (mean logprob, perplexity = exp(−mean logprob)) come from the runs
+table (metrics.py computes them).  The summary groups
 runs by the swept parameters (not by `sample`, which only repeats a point) and reports, per
 group: runs, failed, distinct outputs, mean logprob, perplexity, and mean tokens, cost and
 latency.  Plotting uses matplotlib if it is installed; it is not a dependency of or_magic.
@@ -24,18 +24,17 @@ METRICS = ["runs", "failed", "distinct_outputs", "mean_logprob", "perplexity", "
 PLOT_HINT = "plotting needs matplotlib: pip install matplotlib (or pip install 'or_magic[plot]')"
 
 
-def run_metrics(result: "Result") -> "pd.DataFrame":
-    """The runs table with `mean_logprob` and `perplexity` per run (NaN without logprobs)."""
+def _with_run_metrics(result: "Result") -> "pd.DataFrame":
+    """The runs table with `mean_logprob` and `perplexity` per run (NaN without logprobs).
+
+    The runs table has them whenever any run has logprobs (frames.py, from metrics.py); a sweep
+    without logprobs gets NaN columns so the summary keeps its shape."""
     import numpy as np
 
     df = result.df.copy()
-    if all(name in df.columns for name in PER_RUN):
-        return df
-    tokens = result.logprobs
-    mean = tokens.groupby("run")["logprob"].mean() if len(tokens) else None
-    df["mean_logprob"] = df["run"].map(mean) if mean is not None else np.nan
-    df["mean_logprob"] = df["mean_logprob"].astype(float)
-    df["perplexity"] = np.exp(-df["mean_logprob"])
+    for name in PER_RUN:
+        if name not in df.columns:
+            df[name] = np.nan
     return df
 
 
@@ -53,7 +52,7 @@ def summarize(result: "Result", by: str | Sequence[str] | None = None) -> "pd.Da
     """One row per group of runs (default: per combination of swept parameters)."""
     import pandas as pd
 
-    df = run_metrics(result)
+    df = _with_run_metrics(result)
     ok = df["error"].isna()
     df = df.assign(failed=~ok, ok_text=df["text"].where(ok))
     columns = _group_columns(result, by)

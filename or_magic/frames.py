@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .request import asked_for_logprobs
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -48,10 +50,6 @@ def _metric_columns(runs: Sequence["Run"]) -> dict[str, list[Any]]:
         return {}
     rows = [run_metrics(r.logprobs) for r in runs]
     return {name: [row[name] for row in rows] for name in METRIC_COLUMNS}
-
-
-def asked_for_logprobs(params: dict[str, Any]) -> bool:
-    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None
 
 
 def _param_columns(runs: Sequence["Run"], key_columns: Sequence[str]) -> list[str]:

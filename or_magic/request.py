@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .errors import InvalidOption
 from .params import CHAT, COMPLETIONS, ENDPOINTS
@@ -28,6 +28,11 @@ DEFAULT_COMPLETIONS_MODELS: tuple[str, ...] = (
 
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5
+
+
+def asked_for_logprobs(params: Mapping[str, Any]) -> bool:
+    """Whether these sampling params ask for logprobs (--top-logprobs implies --logprobs)."""
+    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None
 
 
 def choose_endpoint(model: str, requested: str | None, completions_models: Iterable[str]) -> str:
@@ -80,8 +85,7 @@ class RunSpec:
     def _sampling(self) -> dict[str, Any]:
         sampling = dict(self.params)
         top = sampling.get("top_logprobs")
-        wants_logprobs = bool(sampling.get("logprobs")) or top is not None
-        if not wants_logprobs:
+        if not asked_for_logprobs(sampling):
             sampling.pop("logprobs", None)
             return sampling
         if self.endpoint == COMPLETIONS:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .frames import asked_for_logprobs, format_cost, logprobs_frame, runs_frame, top_logprobs_frame
+from .frames import format_cost, logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
 from .logprobs import TokenLogprobs
+from .request import asked_for_logprobs
 from .response import Completion
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from .answers import REDACTED
+from .shell import current_shell
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -32,8 +33,7 @@ class Key(str):
 
 def interactive() -> bool:
     """Whether a person can answer a prompt right now."""
-    ipython = sys.modules.get("IPython")  # never import IPython just to ask
-    shell = ipython.get_ipython() if ipython is not None else None
+    shell = current_shell()
     if shell is None:
         return False
     kernel = getattr(shell, "kernel", None)

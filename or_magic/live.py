@@ -22,6 +22,8 @@ import sys
 import time
 from typing import Any, Callable
 
+from .shell import in_kernel
+
 MAX_UPDATES_PER_SECOND = 15
 
 
@@ -41,7 +43,7 @@ class LiveText:
     @classmethod
     def for_shell(cls, shell: Any) -> "LiveText":
         """The right backend for this shell: a kernel (Jupyter) or a terminal."""
-        backend = KernelBackend() if getattr(shell, "kernel", None) is not None else TerminalBackend(shell)
+        backend = KernelBackend() if in_kernel(shell) else TerminalBackend(shell)
         return cls(backend)
 
     @property

@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from .frames import format_cost
+from .shell import in_kernel
 
 TEXT_INTERVAL = 0.2  # seconds between text redraws
 
@@ -79,16 +80,6 @@ class WidgetProgress:
             self.label.value += f" · {note}"
         if self.bar.bar_style != "warning":
             self.bar.bar_style = "success"
-
-
-def in_kernel() -> bool:
-    """True inside a Jupyter kernel (where widgets can render), False in a terminal or plain Python."""
-    if "ipykernel" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def make_progress(total: int, enabled: bool = True) -> Progress:

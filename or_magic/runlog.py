@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import answers
+from .shell import current_shell
 
 if TYPE_CHECKING:
     from .result import Run
@@ -213,8 +214,7 @@ def _json(value: Any) -> str:
 
 def run_context() -> tuple[str | None, int | None, str | None]:
     """(notebook path, cell execution count, session name) when running in IPython/Jupyter."""
-    ipython_module = sys.modules.get("IPython")  # never import IPython just to ask
-    shell = ipython_module.get_ipython() if ipython_module is not None else None
+    shell = current_shell()
     notebook = cell = None
     if shell is not None:
         notebook = shell.user_ns.get("__session__") or shell.user_ns.get("__vsc_ipynb_file__")

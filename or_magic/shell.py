@@ -1,0 +1,21 @@
+"""Where or_magic is running: the IPython shell, if any, and whether it is a Jupyter kernel.
+
+Asked without importing IPython: plain-Python users of `complete()` should not pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def current_shell() -> Any | None:
+    """The running IPython shell, or None (plain Python, or IPython not loaded)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def in_kernel(shell: Any | None = None) -> bool:
+    """True inside a Jupyter kernel (rich output, widgets), False in a terminal or plain Python."""
+    shell = current_shell() if shell is None else shell
+    return getattr(shell, "kernel", None) is not None

@@ -40,8 +40,14 @@ def object_array(values: Sequence[Any]) -> "np.ndarray":
 
 
 def safe_prob(logprob: float) -> float:
-    """exp(logprob) that never raises: NaN stays NaN, absurd positive logprobs do not overflow."""
-    return math.nan if math.isnan(logprob) else math.exp(min(logprob, 700.0))
+    """exp(logprob) that never raises: NaN stays NaN, and an absurd positive logprob gives inf,
+    as the prob columns of the tables do (frames._exp)."""
+    if math.isnan(logprob):
+        return math.nan
+    try:
+        return math.exp(logprob)
+    except OverflowError:
+        return math.inf
 
 
 @dataclass

@@ -78,7 +78,7 @@ def _first_token_alternatives(run: "Run") -> tuple[list[tuple[str, float]], str 
     lp = run.logprobs
     if lp is None or not len(lp):
         return [], None
-    alternatives = [(t, v) for p, t, v in zip(lp.alt_position, lp.alt_token, lp.alt_logprob) if p == 0]
+    alternatives = [(token, logprob) for _, token, logprob in lp.alternatives_at(0)]
     return alternatives, lp.token[0]
 
 

@@ -70,14 +70,10 @@ def _prob_of(lp: Any, position: int | None, token: str) -> float:
         return math.nan
     if lp.token[position] == token:
         return safe_prob(lp.logprob[position])
-    for p, alt, logprob in zip(lp.alt_position, lp.alt_token, lp.alt_logprob):
-        if p == position and alt == token:
-            return safe_prob(logprob)
-    return math.nan
+    return next((safe_prob(logprob) for _, alt, logprob in lp.alternatives_at(position) if alt == token), math.nan)
 
 
 def _top_at(lp: Any, position: int, k: int = 5) -> str:
     """The run's best `k` alternatives at `position`, as text."""
-    found = [(rank, token, logprob) for p, rank, token, logprob
-             in zip(lp.alt_position, lp.alt_rank, lp.alt_token, lp.alt_logprob) if p == position]
-    return ", ".join(f"{token!r} {100 * safe_prob(logprob):.1f}%" for _, token, logprob in sorted(found)[:k])
+    best = lp.alternatives_at(position)[:k]
+    return ", ".join(f"{token!r} {100 * safe_prob(logprob):.1f}%" for _, token, logprob in best)

@@ -41,6 +41,12 @@ class TokenLogprobs:
     def __len__(self) -> int:
         return len(self.token)
 
+    def alternatives_at(self, position: int) -> list[tuple[int, str, float]]:
+        """(rank, token, logprob) of the alternatives returned for one position, best first."""
+        found = [(rank, token, logprob) for p, rank, token, logprob
+                 in zip(self.alt_position, self.alt_rank, self.alt_token, self.alt_logprob) if p == position]
+        return sorted(found, key=lambda alt: alt[0])
+
     def extend(self, other: "TokenLogprobs") -> None:
         """Append another piece (a stream chunk's logprobs) after this one."""
         shift = len(self.token)

@@ -21,7 +21,7 @@ import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Sequence
 
 from .budget import Budget
@@ -161,8 +161,9 @@ def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
                      max_cost: float | None = None, on_done: RunHook | None = None,
                      progress: bool | Progress = True) -> SweepOutcome:
-    """Run every run, `concurrency` at a time; never raises for a failed run or an interrupt."""
-    runs = [_unstreamed(run) for run in runs]
+    """Run every run, `concurrency` at a time; never raises for a failed run or an interrupt.
+
+    The runs must be planned unstreamed (api.prepare decides streaming, for single runs only)."""
     bound = max(1, concurrency or settings.concurrency)
     budget = Budget(max_cost)
     display = make_progress(len(runs), progress) if isinstance(progress, bool) else progress
@@ -213,13 +214,6 @@ class _Tally:
             self.display.update(self.done, self.failed, self.budget.spent)
             if hooks and self.on_done is not None:
                 self.on_done(item)
-
-
-def _unstreamed(run: Run) -> Run:
-    # Sweep rows are collected whole; streaming is for watching a single run.
-    if run.spec.stream:
-        run.spec = replace(run.spec, stream=False)
-    return run
 
 
 def _mark_unfinished(runs: Sequence[Run]) -> int:

@@ -206,7 +206,6 @@ _PARAM_LIST = [
 ]
 
 PARAMS: dict[str, Param] = {p.name: p for p in _PARAM_LIST}
-SWEEPABLE: tuple[str, ...] = tuple(p.name for p in _PARAM_LIST if p.sweepable)
 
 
 def check_params(values: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def httpx_async(base_url: str, n: int, concurrency: int) -> int:
 
 def or_magic_sweep(base_url: str, n: int, concurrency: int) -> int:
     from or_magic import complete
-    from or_magic.settings import Settings
+    from or_magic.core.settings import Settings
 
     settings = Settings(base_url=base_url)
     result = complete(PROMPT, MODEL, seed=list(range(n)), max_tokens=5, concurrency=concurrency,

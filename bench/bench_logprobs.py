@@ -48,9 +48,10 @@ def make_body(tokens: int = TOKENS, top: int = TOP, seed: int = 0) -> bytes:
 
 
 def or_magic_tables(raw: dict[str, Any]) -> Any:
-    from or_magic.request import RunSpec
-    from or_magic.response import Completion
-    from or_magic.result import Result, Run
+    from or_magic.run.request import RunSpec
+    from or_magic.wire.response import Completion
+    from or_magic.analysis.result import Result
+    from or_magic.run.request import Run
 
     spec = RunSpec(model="openai/gpt-4o", prompt="x", params={"top_logprobs": TOP})
     result = Result([Run(spec=spec, raw=raw, completion=Completion.from_response(raw))])
@@ -117,7 +118,7 @@ def measure_ms(repeats: int = 15) -> dict[str, list[float]]:
         subjects["orjson.loads, GC paused"] = lambda: _gc_paused(orjson.loads, body)
     except ImportError:
         pass
-    from or_magic import jsonbody
+    from or_magic.core import jsonbody
 
     subjects["or_magic jsonbody.loads"] = lambda: jsonbody.loads(body)
     for fn in subjects.values():

@@ -6,27 +6,45 @@
 
 The same from Python: ``from or_magic import complete, sweep``.  Heavy modules (httpx, pandas) are
 imported on first use, so loading the extension stays fast.
+
+The package is in layers, each importing only the ones before it (tests/test_layers.py holds it):
+
+    core      errors, settings, the parameter table, the key's secrets: imports nothing of or_magic
+    wire      HTTP, retries, SSE, answers and logprobs as they arrive
+    run       a call's spec and runs: templating, grids, budgets, sequential and concurrent runners
+    store     the history database, its queries, the cache
+    analysis  the Result and its tables, metrics and views
+    api.py    the Python facade: complete, sweep, models, key_info
+    notebook  the magics, the option parser, widgets, live display
+    local     a real local model server, standing alone
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .core import __version__
 
 __all__ = ["complete", "sweep", "compare", "models", "key_info", "history", "panel", "Result", "Settings",
-           "load_ipython_extension", "unload_ipython_extension"]
+           "ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
+           "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped",
+           "load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 if TYPE_CHECKING:
+    from .analysis.result import Result, compare
     from .api import complete, key_info, models, sweep
-    from .history_query import history
-    from .inspection import compare
-    from .result import Result
-    from .settings import Settings
-    from .widgets import panel
+    from .core.errors import (APIError, AuthError, ConfigError, CreditsError, InvalidOption, ORMagicError,
+                              RateLimitError, RunSkipped, ServerError, TimeoutError, TransportError)
+    from .core.settings import Settings
+    from .notebook.widgets import panel
+    from .store.history_query import history
 
-_LAZY = {"complete": "api", "sweep": "api", "models": "api", "key_info": "api", "history": "history_query", "compare": "inspection",
-         "Result": "result", "Settings": "settings", "panel": "widgets"}
+_ERRORS = ("ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
+           "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped")
+# Public name → the module that defines it, imported on first use.
+_LAZY = {"complete": "api", "sweep": "api", "models": "api", "key_info": "api", "history": "store.history_query",
+         "compare": "analysis.result", "Result": "analysis.result", "Settings": "core.settings",
+         "panel": "notebook.widgets", **{name: "core.errors" for name in _ERRORS}}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,7 +57,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext or_magic`: register %%openrouter and %openrouter."""
-    from .magics import OpenRouterMagics
+    from .notebook.magics import OpenRouterMagics
 
     ipython.register_magics(OpenRouterMagics)
 

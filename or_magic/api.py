@@ -7,32 +7,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .budget import check_budget
-from .choices import choice_params, parse_labels
-from .coerce import to_float
-from .errors import APIError, InvalidOption, ORMagicError
-from .grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
-from .options import CallOptions
-from .params import PARAMS
-from .result import Result
-from .settings import Settings
-from .stream import StreamCancelled
-from .runner import Plan, RunHook, TextHook, plan_runs, run_sequentially
+from .run.budget import check_budget
+from .analysis.choices import choice_params, parse_labels
+from .core.coerce import to_float
+from .core.errors import APIError, InvalidOption, ORMagicError
+from .run.grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
+from .run.call import CallOptions
+from .core.params import PARAMS
+from .core.secrets import ensure_key
+from .analysis.result import Result
+from .core.settings import Settings
+from .wire.stream import StreamCancelled
+from .run.runner import Plan, RunHook, TextHook, plan_runs, run_sequentially
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import Client
+    from .wire.client import Client
 
 _clients: dict[tuple[Any, ...], "Client"] = {}
 
 
 def client_for(settings: Settings) -> "Client":
     """A pooled client for these settings (and the key currently in the environment)."""
-    from .apikey import ensure_key
-    from .client import Client
+    from .wire.client import Client
 
-    ensure_key(settings)
+    ensure_key(settings.api_key_env, needed=settings.needs_key())
     # The key is part of the identity (a changed key needs a new client) but is hashed so the
     # pool's keys never hold it in clear.
     identity = (settings, hash(settings.api_key()))
@@ -79,7 +79,7 @@ def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any)
     try:
         return complete(prompt, model, **options)
     except ORMagicError as exc:
-        result = getattr(exc, "result", None)
+        result = exc.result
         if result is None:
             raise
         return result
@@ -129,8 +129,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
-    from .cache import serve_from_cache
-    from .runlog import recording
+    from .store.cache import serve_from_cache
+    from .store.runlog import recording
 
     hook = recording(settings, on_done)
     to_send = plan.runs
@@ -139,11 +139,10 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
     if len(plan.runs) > 1:
-        from .apikey import ensure_key
-        from .parallel import run_concurrently
+        from .run.parallel import run_concurrently
 
         if to_send:  # every run answered from the cache needs neither a key nor a connection
-            ensure_key(settings)
+            ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress).notes
         return Result(plan.runs, plan.axes, notes, choices=options.choices)
@@ -155,7 +154,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     runs = plan.runs
     result = Result(runs, plan.axes, notes, choices=options.choices)
     if len(runs) == 1 and runs[0].error is not None:
-        runs[0].error.result = result  # type: ignore[attr-defined]  # what came (partial text) stays reachable
+        runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 

@@ -27,7 +27,7 @@ class Shell:
     def __init__(self) -> None:
         from IPython.core.interactiveshell import InteractiveShell
 
-        from or_magic.magics import OpenRouterMagics
+        from or_magic.notebook.magics import OpenRouterMagics
 
         self.ip = InteractiveShell.instance()
         self.ip.reset(new_session=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from or_magic.request import RunSpec
-from or_magic.response import Completion
-from or_magic.result import Result, Run
+from or_magic.run.request import RunSpec
+from or_magic.wire.response import Completion
+from or_magic.analysis.result import Result
+from or_magic.run.request import Run
 
 LN = math.log
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import or_magic
-from or_magic.cache import deterministic
-from or_magic.settings import Settings
+from or_magic.store.cache import deterministic
+from or_magic.core.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,7 @@ def test_only_deterministic_requests_are_cached(server):
 
 def test_failed_runs_are_never_served_from_cache(server):
     server.fail_next(400)
-    with pytest.raises(or_magic.errors.APIError):
+    with pytest.raises(or_magic.core.errors.APIError):
         or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3)
     result = or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, cache=True)
     assert result.runs[0].ok and not result.runs[0].cached and len(completions(server)) == 2

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from or_magic.choices import match_label, parse_labels
-from or_magic.errors import InvalidOption
-from or_magic.options import parse_line
+from or_magic.analysis.choices import match_label, parse_labels
+from or_magic.core.errors import InvalidOption
+from or_magic.notebook.options import parse_line
 from tests.inspect_helpers import chat_raw, entry, result_of
 
 FIRST = [entry(" Yes", 0.6, [(" Yes", 0.6), ("No", 0.2), ("yes", 0.1), ("May", 0.05), ("Ma", 0.01)])]
@@ -114,7 +114,7 @@ def test_sweep_notes_are_grouped_and_missing_alternatives_are_noted():
 
 
 def test_max_completion_tokens_is_respected():
-    from or_magic.choices import choice_params
+    from or_magic.analysis.choices import choice_params
 
     assert choice_params({"max_completion_tokens": [4]}) == {"max_completion_tokens": [4], "top_logprobs": [20]}
     assert choice_params({}) == {"max_tokens": [1], "top_logprobs": [20]}

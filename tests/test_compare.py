@@ -5,7 +5,7 @@ import math
 import pytest
 
 import or_magic
-from or_magic.divergence import first_divergence
+from or_magic.analysis.divergence import first_divergence
 from tests.inspect_helpers import chat_raw, entry, result_of
 
 A = [entry("The", 0.9, [("The", 0.9)]), entry(" cat", 0.6, [(" cat", 0.6), (" dog", 0.3)]),

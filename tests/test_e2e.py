@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from or_magic import complete
-from or_magic.settings import Settings
+from or_magic.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 PROMPT = "The capital of France is"

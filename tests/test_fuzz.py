@@ -13,15 +13,16 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from or_magic.answers import check_answer, unusable_ok
-from or_magic.errors import InvalidOption, ORMagicError
-from or_magic.history_query import parse_filters, parse_when
-from or_magic.logprobs import TokenLogprobs, parse_logprobs
-from or_magic.options import CallOptions, parse_line
-from or_magic.params import PARAMS
-from or_magic.prompt import fill_template, template_fields
-from or_magic.response import Completion
-from or_magic.retry import daily_cap_hint, retry_delay, server_delay, should_retry
+from or_magic.wire.answers import check_answer, unusable_ok
+from or_magic.core.errors import InvalidOption, ORMagicError
+from or_magic.store.history_query import parse_filters, parse_when
+from or_magic.wire.logprobs import TokenLogprobs, parse_logprobs
+from or_magic.notebook.options import parse_line
+from or_magic.run.call import CallOptions
+from or_magic.core.params import PARAMS
+from or_magic.run.prompt import fill_template, template_fields
+from or_magic.wire.response import Completion
+from or_magic.wire.retry import daily_cap_hint, retry_delay, server_delay, should_retry
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DEEP = settings(FUZZ, max_examples=120)  # nested JSON is slower to generate

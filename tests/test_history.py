@@ -13,10 +13,10 @@ import pytest
 from IPython.core.error import UsageError
 
 import or_magic
-from or_magic import runlog
-from or_magic.errors import InvalidOption, RateLimitError
-from or_magic.history_query import parse_filters, parse_when
-from or_magic.settings import Settings
+from or_magic.store import runlog
+from or_magic.core.errors import InvalidOption, RateLimitError
+from or_magic.store.history_query import parse_filters, parse_when
+from or_magic.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def test_a_finished_run_is_recorded_with_everything(server, home):
 
 def test_a_failed_run_is_recorded_before_the_error_reaches_the_user(server, home):
     server.fail_next(402)
-    with pytest.raises(or_magic.errors.CreditsError):
+    with pytest.raises(or_magic.core.errors.CreditsError):
         or_magic.complete("hello", "openai/gpt-4o-mini")
     [row] = rows(home)
     assert row["status"] == 402 and row["error_type"] == "CreditsError" and "Insufficient credits" in row["error"]
@@ -121,9 +121,9 @@ def test_wal_mode_and_two_processes_writing_at_once(home):
     runlog.History(db).close()
     assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     writer = textwrap.dedent(f"""
-        from or_magic.runlog import History
-        from or_magic.request import RunSpec
-        from or_magic.result import Run
+        from or_magic.store.runlog import History
+        from or_magic.run.request import RunSpec
+        from or_magic.run.request import Run
         h = History({str(db)!r})
         for i in range(200):
             h.record(Run(spec=RunSpec(model="m", prompt=str(i))), "http://x")
@@ -159,8 +159,8 @@ def test_migrations_upgrade_in_place_and_refuse_newer(home, monkeypatch):
 
 
 def runlog_run():
-    from or_magic.request import RunSpec
-    from or_magic.result import Run
+    from or_magic.run.request import RunSpec
+    from or_magic.run.request import Run
 
     return Run(spec=RunSpec(model="m", prompt="p"))
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from or_magic.metrics import METRIC_COLUMNS
+from or_magic.analysis.metrics import METRIC_COLUMNS
 from tests.inspect_helpers import HI, LN, chat_raw, entry, legacy_raw, result_of
 
 H0 = -(0.5 * LN(0.5) + 0.25 * LN(0.25))
@@ -166,8 +166,8 @@ def test_sweep_tables_carry_keys_and_one_metric_row_per_run():
 
 
 def test_fast_parse_matches_the_tolerant_one_and_survives_extend():
-    from or_magic.logprobs import _parse_chat_tolerant, parse_logprobs
-    from or_magic.metrics import token_stats
+    from or_magic.wire.logprobs import _parse_chat_tolerant, parse_logprobs
+    from or_magic.analysis.metrics import token_stats
 
     content = [{k: v for k, v in e.items()} for e in HI]
     for e in content:  # alternatives without a bytes key are still well-formed

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from or_magic import jsonbody
+from or_magic.core import jsonbody
 
 BIG = json.dumps({"x": [{"token": "a", "logprob": -0.5}] * 20000}).encode()
 

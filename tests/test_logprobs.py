@@ -1,6 +1,6 @@
 import math
 
-from or_magic.logprobs import parse_logprobs
+from or_magic.wire.logprobs import parse_logprobs
 
 CHAT = {"content": [
     {"token": "Yes", "logprob": -0.0009, "bytes": [89, 101, 115],

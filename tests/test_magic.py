@@ -3,7 +3,7 @@
 import pytest
 from IPython.core.error import UsageError
 
-from or_magic.result import Result
+from or_magic.analysis.result import Result
 from tests.constants import FAKE_KEY, default_stream_fields
 
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"

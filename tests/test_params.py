@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from or_magic.errors import InvalidOption
-from or_magic.params import PARAMS, check_params
+from or_magic.core.errors import InvalidOption
+from or_magic.core.params import PARAMS, check_params
 
 
 @pytest.mark.parametrize("name,good,bad", [

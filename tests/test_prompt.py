@@ -1,4 +1,4 @@
-from or_magic.prompt import chat_messages, completion_prompt, fill_template
+from or_magic.run.prompt import chat_messages, completion_prompt, fill_template
 
 
 def test_fields_filled_from_namespace():

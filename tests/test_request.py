@@ -1,7 +1,8 @@
 import pytest
 
-from or_magic.errors import InvalidOption
-from or_magic.request import DEFAULT_COMPLETIONS_MODELS, RunSpec, choose_endpoint
+from or_magic.core.errors import InvalidOption
+from or_magic.core.params import DEFAULT_COMPLETIONS_MODELS
+from or_magic.run.request import RunSpec, choose_endpoint
 
 
 @pytest.mark.parametrize("model,endpoint", [

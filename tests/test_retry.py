@@ -1,7 +1,7 @@
 import email.utils
 import random
 
-from or_magic.retry import backoff_delay, retry_delay, server_delay, should_retry
+from or_magic.wire.retry import backoff_delay, retry_delay, server_delay, should_retry
 
 
 def test_which_statuses_retry():

@@ -18,10 +18,11 @@ import pytest
 from nbclient import NotebookClient
 
 import or_magic
-from or_magic import api, apikey
-from or_magic.client import Client
-from or_magic.errors import ORMagicError
-from or_magic.settings import Settings
+from or_magic import api
+from or_magic.core import secrets
+from or_magic.wire.client import Client
+from or_magic.core.errors import ORMagicError
+from or_magic.core.settings import Settings
 from tests.constants import FAKE_KEY
 from tests.fake_faults import Fault
 
@@ -143,20 +144,20 @@ def test_missing_key_is_asked_for_only_when_someone_can_answer(monkeypatch):
     settings = Settings(base_url="https://openrouter.ai/api/v1", api_key_env="OR_MAGIC_TEST_KEY")
     monkeypatch.delenv("OR_MAGIC_TEST_KEY", raising=False)
     asked: list[str] = []
-    apikey.ensure_key(settings, ask=lambda prompt: asked.append(prompt) or FAKE_KEY)
-    assert asked == [] and not apikey.interactive()  # tests: stdin is not a terminal
-    monkeypatch.setattr(apikey, "interactive", lambda: True)
-    apikey.ensure_key(settings, ask=lambda prompt: asked.append(prompt) or f"  {FAKE_KEY}\n")
+    secrets.ensure_key(settings.api_key_env, needed=settings.needs_key(), ask=lambda prompt: asked.append(prompt) or FAKE_KEY)
+    assert asked == [] and not secrets.interactive()  # tests: stdin is not a terminal
+    monkeypatch.setattr(secrets, "interactive", lambda: True)
+    secrets.ensure_key(settings.api_key_env, needed=settings.needs_key(), ask=lambda prompt: asked.append(prompt) or f"  {FAKE_KEY}\n")
     assert os.environ["OR_MAGIC_TEST_KEY"] == FAKE_KEY and "$OR_MAGIC_TEST_KEY" in asked[0]
     assert_clean(asked, settings, Client(settings))
-    apikey.ensure_key(settings, ask=lambda prompt: asked.append(prompt) or "other")
+    secrets.ensure_key(settings.api_key_env, needed=settings.needs_key(), ask=lambda prompt: asked.append(prompt) or "other")
     assert len(asked) == 1  # a key is present now: not asked again
 
 
 def test_without_a_key_and_nobody_to_ask_the_error_says_what_to_set(monkeypatch):
     monkeypatch.delenv("OR_MAGIC_TEST_KEY", raising=False)
     settings = Settings(base_url="https://openrouter.ai/api/v1", api_key_env="OR_MAGIC_TEST_KEY")
-    with pytest.raises(or_magic.errors.ConfigError, match="set the OR_MAGIC_TEST_KEY environment variable"):
+    with pytest.raises(or_magic.core.errors.ConfigError, match="set the OR_MAGIC_TEST_KEY environment variable"):
         api.client_for(settings)
 
 
@@ -170,9 +171,9 @@ def test_a_kernel_that_refuses_stdin_is_not_interactive(monkeypatch):
     import IPython
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
-    assert not apikey.interactive()
+    assert not secrets.interactive()
     Kernel._allow_stdin = True
-    assert apikey.interactive()
+    assert secrets.interactive()
 
 
 def test_a_stream_whose_error_echoes_the_key_leaks_nothing(shell, server, home, capfd):
@@ -188,7 +189,7 @@ def test_a_stream_whose_error_echoes_the_key_leaks_nothing(shell, server, home, 
 def test_a_key_echoed_across_stream_chunks_is_scrubbed_from_the_result():
     import httpx
 
-    from or_magic.stream_reader import read_stream
+    from or_magic.wire.stream_reader import read_stream
 
     def chunk(text, finish=None):
         delta = {"index": 0, "delta": {"content": text}, "finish_reason": finish}
@@ -205,7 +206,7 @@ def test_a_key_echoed_across_stream_chunks_is_scrubbed_from_the_result():
 def test_events_arriving_with_done_in_one_read_are_kept():
     import httpx
 
-    from or_magic.stream_reader import read_stream
+    from or_magic.wire.stream_reader import read_stream
 
     events = [{"id": "gen-1", "choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]},
               {"id": "gen-1", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]},

@@ -18,7 +18,7 @@ import tracemalloc
 import pytest
 
 import or_magic
-from or_magic import retry
+from or_magic.wire import retry
 
 RUNS, BATCHES, CHAOS = 2_000, 10, 0.2
 PER_BATCH = RUNS // BATCHES
@@ -68,7 +68,7 @@ def test_soak_2000_runs_at_20_percent_faults(server, tmp_path, monkeypatch, capf
 
     monkeypatch.setattr(server, "_fault_for", counted)
     # Sweeps retry silently (their display is the progress bar), so count the retry decisions.
-    from or_magic import client as client_module
+    from or_magic.wire import client as client_module
 
     retried = collections.Counter()
     notice = client_module._ClientBase._notice

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from or_magic.response import Completion
-from or_magic.sse import DONE, SSEError, SSEParser, iter_events
-from or_magic.stream import StreamAssembler
+from or_magic.wire.response import Completion
+from or_magic.wire.sse import DONE, SSEError, SSEParser, iter_events
+from or_magic.wire.stream import StreamAssembler
 
 WIRE = (b": OPENROUTER PROCESSING\n\n"
         b'data: {"a":1}\n\n'

@@ -9,10 +9,10 @@ import pytest
 
 from or_magic import complete
 from or_magic.api import client_for
-from or_magic.errors import APIError, AuthError, RateLimitError, TimeoutError, TransportError
-from or_magic.live import MAX_UPDATES_PER_SECOND, KernelBackend, LiveText, TerminalBackend
-from or_magic.result import Result
-from or_magic.settings import Settings
+from or_magic.core.errors import APIError, AuthError, RateLimitError, TimeoutError, TransportError
+from or_magic.notebook.live import MAX_UPDATES_PER_SECOND, KernelBackend, LiveText, TerminalBackend
+from or_magic.analysis.result import Result
+from or_magic.core.settings import Settings
 from tests.fake_server import Fault
 
 CHAT = "openai/gpt-4o-mini"
@@ -368,7 +368,7 @@ def _iopub_until(kc, msg_id, stop_at):
 def _mock_client(monkeypatch, handler):
     import httpx
 
-    from or_magic.client import Client
+    from or_magic.wire.client import Client
 
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-unit")
     return Client(Settings(base_url="http://127.0.0.1:9/api/v1", max_retries=0),

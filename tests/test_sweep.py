@@ -10,10 +10,10 @@ import pytest
 from IPython.core.error import UsageError
 
 from or_magic import Settings, complete
-from or_magic.errors import ConfigError, InvalidOption, RunSkipped
-from or_magic.grid import axis_values
-from or_magic.params import PARAMS
-from or_magic.progress import TextProgress
+from or_magic.core.errors import ConfigError, InvalidOption, RunSkipped
+from or_magic.run.grid import axis_values
+from or_magic.core.params import PARAMS
+from or_magic.run.progress import TextProgress
 from tests.fake_server import Fault
 
 CHAT = "openai/gpt-4o-mini"
@@ -296,7 +296,7 @@ def test_a_real_interrupt_during_a_magic_sweep_returns_the_finished_rows(shell, 
 
 @pytest.mark.parametrize("model", ["test/error-200", "test/error-401", "test/error-403"])
 def test_sweep_rows_carry_the_same_errors_as_a_single_call(server, model):
-    from or_magic.errors import APIError
+    from or_magic.core.errors import APIError
 
     with pytest.raises(APIError) as single:
         complete("hi", model, max_tokens=1)
@@ -306,7 +306,7 @@ def test_sweep_rows_carry_the_same_errors_as_a_single_call(server, model):
 
 
 def test_widget_progress_counts_and_turns_warning_on_failures():
-    from or_magic.progress import WidgetProgress
+    from or_magic.run.progress import WidgetProgress
 
     bar = WidgetProgress(4)
     bar.update(2, 0, 0.001)
@@ -340,7 +340,7 @@ def test_a_large_sweep_shows_a_compact_table(server):
     ("m --seed -2:0", "seed", [-2, -1, 0]),
 ])
 def test_lists_and_ranges_may_start_with_a_minus(line, name, expected):
-    from or_magic.options import parse_line
+    from or_magic.notebook.options import parse_line
 
     assert parse_line(line).params[name] == expected
 

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import numpy as np
 
-from or_magic.tokenview import prob_color
+from or_magic.analysis.tokenview import prob_color
 from tests.inspect_helpers import HI, chat_raw, entry, result_of
 
 

@@ -13,12 +13,12 @@ from IPython.core.error import UsageError
 
 import or_magic
 from or_magic import api
-from or_magic.errors import InvalidOption
-from or_magic.panel_logic import RunGate, RunLog
-from or_magic.params import PARAMS
-from or_magic.settings import Settings
+from or_magic.core.errors import InvalidOption
+from or_magic.notebook.panel_logic import RunGate, RunLog
+from or_magic.core.params import PARAMS
+from or_magic.core.settings import Settings
 from tests.constants import default_stream_fields
-from or_magic.widgets import Panel
+from or_magic.notebook.widgets import Panel
 
 CHAT = "openai/gpt-4o-mini"
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"
@@ -262,10 +262,10 @@ def test_streamed_text_reaches_the_output_area_when_run_call_streams(server, mon
 
 
 def test_ipywidgets_is_not_imported_until_a_panel_is_made():
-    code = ("import sys, or_magic.magics, or_magic.options, or_magic.api, or_magic.panel_logic\n"
+    code = ("import sys, or_magic.notebook.magics, or_magic.notebook.options, or_magic.api, or_magic.notebook.panel_logic\n"
             "from IPython.core.interactiveshell import InteractiveShell\n"
             "or_magic.load_ipython_extension(InteractiveShell.instance())\n"
             "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported at load'\n"
-            "or_magic.options.parse_line('m --widgets')\n"
+            "or_magic.notebook.options.parse_line('m --widgets')\n"
             "assert 'ipywidgets' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,0 +1,160 @@
+"""Result: what a call returns, renders, and converts to DataFrames.
+
+A Result holds one `Run` per request.  A single run renders as its text with a one-line footer
+(model, tokens, cost, seconds); several runs render as a compact table.  The DataFrames are
+built on first access and cached.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..core.money import format_cost
+from .frames import logprobs_frame, runs_frame, top_logprobs_frame
+from .inspection import LogprobViews, logprob_quality_notes
+from ..wire.logprobs import TokenLogprobs
+from ..run.request import asked_for_logprobs
+from ..run.request import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Result(LogprobViews):
+    """The value of a `%%openrouter` cell or a `complete()` call."""
+
+    def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
+                 choices: Sequence[str] = ()) -> None:
+        self.runs = list(runs)
+        self.axes = list(axes)  # swept parameter names: key columns of every table
+        self.choice_labels = list(choices)  # --choices labels (see choices.py)
+        self.notes = list(notes) + self._logprob_notes() + self._choice_notes()
+
+    # --- values -----------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The completion text (the first run's, for a sweep)."""
+        return self.runs[0].text if self.runs else ""
+
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.runs]
+
+    @property
+    def raw(self) -> Any:
+        """The raw response body (a list of them for several runs)."""
+        raws = [r.raw for r in self.runs]
+        return raws[0] if len(raws) == 1 else raws
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return [r.error for r in self.runs if r.error is not None]
+
+    @cached_property
+    def df(self) -> "pd.DataFrame":
+        """One row per run: key columns, parameters, text, finish_reason, tokens, cost, latency, ids, error."""
+        return runs_frame(self.runs, self.key_columns())
+
+    @cached_property
+    def logprobs(self) -> "pd.DataFrame":
+        """One row per generated token: run keys, position, token, logprob, prob, offset, bytes, and the
+        derived text, rank, margin, entropy, tail_mass, cumulative_logprob (see or_magic.metrics)."""
+        return logprobs_frame(self.runs, self.key_columns())
+
+    @cached_property
+    def top_logprobs(self) -> "pd.DataFrame":
+        """Alternatives in long form: run keys, position, rank, token, logprob, prob, chosen."""
+        return top_logprobs_frame(self.runs, self.key_columns())
+
+    def summary(self, by: str | Sequence[str] | None = None) -> "pd.DataFrame":
+        """Per swept-parameter group: runs, failed, distinct outputs, mean logprob, perplexity, cost, latency."""
+        from .summary import summarize
+
+        return summarize(self.df, self.key_columns(), by)
+
+    def plot(self, metric: str = "perplexity", x: str | None = None, by: str | None = None) -> Any:
+        """Plot a summary metric against a swept parameter (needs matplotlib); returns the Axes."""
+        from .summary import plot
+
+        return plot(self.df, self.key_columns(), metric, x, by)
+
+    def key_columns(self) -> list[str]:
+        """The columns that tell runs apart in every table: `model` when several models ran, then the
+        swept parameters."""
+        multi_model = len({r.spec.model for r in self.runs}) > 1
+        return (["model"] if multi_model else []) + [a for a in self.axes if a != "model"]
+
+    def _logprob_notes(self) -> list[str]:
+        asked = [r for r in self.runs if r.ok and asked_for_logprobs(r.spec.params)]
+        missing = [r for r in asked if not r.logprobs]
+        notes = logprob_quality_notes(self.runs)
+        if not missing:
+            return notes
+        who = "the provider" if len(self.runs) == 1 else f"{len(missing)} of {len(asked)} runs"
+        return [f"no logprobs returned by {who} (the model or provider does not support them); "
+                "the logprob tables are empty"] + notes
+
+    # --- display ----------------------------------------------------------------------
+    def footer(self) -> str:
+        """One line: model, tokens, cost, seconds (summed over runs for a sweep)."""
+        done = [r for r in self.runs if r.completion]
+        models = sorted({r.completion.model or r.spec.model for r in done}) or sorted({r.spec.model for r in self.runs})
+        tokens_in = sum(r.completion.prompt_tokens or 0 for r in done)
+        tokens_out = sum(r.completion.completion_tokens or 0 for r in done)
+        costs = [r.completion.cost for r in done if r.completion.cost is not None]
+        seconds = sum(r.latency or 0 for r in self.runs)
+        parts = [", ".join(models), f"{tokens_in}+{tokens_out} tokens",
+                 format_cost(sum(costs) if costs else None), f"{seconds:.2f} s"]
+        if len(self.runs) > 1:
+            parts.insert(0, f"{len(self.runs)} runs ({len(self.errors)} failed)")
+        if any(r.cached for r in self.runs):
+            parts.append("cached")
+        return " · ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<or_magic.Result {len(self.runs)} run(s): {self.footer()}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self._plain())
+
+    def _plain(self) -> str:
+        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
+        if self.choice_labels:
+            body = self.choices.to_string(max_colwidth=40)
+        lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if len(self.runs) == 1:
+            body = f'<div style="white-space: pre-wrap">{html.escape(self.text)}</div>'
+        else:
+            body = self._table().to_html(max_rows=50, notebook=True)
+        if self.choice_labels:
+            body = self.choices.to_html(max_rows=50, notebook=True)
+        notes = "".join(f"<br>note: {html.escape(n)}" for n in self.notes)
+        return f'{body}<div style="color: #888; font-size: 85%">{html.escape(self.footer())}{notes}</div>'
+
+    def _table(self) -> "pd.DataFrame":
+        """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error."""
+        df = self.df
+        shown = ["run", *self.key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
+        table = df[[c for c in shown if c in df.columns]].copy()
+        table["text"] = table["text"].str.slice(0, 60)
+        return table
+
+
+def compare(*items: "Result | Run") -> "pd.DataFrame":
+    """`or_magic.compare(r1, r2, ...)`: the divergence table over the runs of results (or single runs)."""
+    from .divergence import divergence_frame
+
+    runs, labels = [], []
+    for n, item in enumerate(items):
+        members = item.runs if isinstance(item, Result) else [item]
+        for run in members:
+            runs.append(run)
+            labels.append(f"#{n}" + (f" run {run.index}" if len(members) > 1 else ""))
+    return divergence_frame(runs, labels)

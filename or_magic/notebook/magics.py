@@ -1,0 +1,127 @@
+"""OpenRouterMagics: `%%openrouter` (prompt a model) and `%openrouter` (models, key).
+
+Thin by design: parse the line (options.py), call the API (api.py), store the result.  Bad
+input becomes a one-line UsageError before anything is sent; API failures propagate so the
+cell fails and Run-All / nbval notice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Float, Int, List, Unicode, validate
+
+from ..core.errors import ConfigError, InvalidOption, ORMagicError
+from .options import HELP, parse_line
+from ..core.settings import Settings
+
+_DEFAULTS = Settings()
+SUBCOMMANDS = ("models", "key", "history")
+
+
+@magics_class
+class OpenRouterMagics(Magics):
+    """Settings for %%openrouter; set with `%config OpenRouterMagics.<name> = value`."""
+
+    model = Unicode(_DEFAULTS.model, help="default model id when the line names none").tag(config=True)
+    base_url = Unicode(_DEFAULTS.base_url,
+                       help="API base URL; empty: $OPENROUTER_BASE_URL, else https://openrouter.ai/api/v1"
+                       ).tag(config=True)
+    api_key_env = Unicode(_DEFAULTS.api_key_env, help="environment variable that holds the API key"
+                          ).tag(config=True)
+    timeout = Float(_DEFAULTS.timeout, help="seconds to wait for (more of) an answer").tag(config=True)
+    connect_timeout = Float(_DEFAULTS.connect_timeout, help="seconds to wait for a connection").tag(config=True)
+    max_retries = Int(_DEFAULTS.max_retries, help="retries of 408/429/5xx and connection errors").tag(config=True)
+    concurrency = Int(_DEFAULTS.concurrency, help="requests in flight at once in a sweep").tag(config=True)
+    max_runs = Int(_DEFAULTS.max_runs, help="largest sweep that runs without --yes").tag(config=True)
+    app_url = Unicode(_DEFAULTS.app_url, help="sent as HTTP-Referer (OpenRouter app attribution)").tag(config=True)
+    app_title = Unicode(_DEFAULTS.app_title, help="sent as X-Title (OpenRouter app attribution)").tag(config=True)
+    stream = Bool(_DEFAULTS.stream, help="stream single runs into the output").tag(config=True)
+    completions_models = List(Unicode(), list(_DEFAULTS.completions_models),
+                              help="glob patterns of model ids sent to /completions by default").tag(config=True)
+    history = Bool(_DEFAULTS.history, help="record every run in the history database").tag(config=True)
+    history_path = Unicode(_DEFAULTS.history_path,
+                           help="history database file; empty: $OR_MAGIC_HOME/history.db, else the user's "
+                           "data directory").tag(config=True)
+    cache = Bool(_DEFAULTS.cache, help="answer repeated requests with a seed or temperature 0 from the "
+                 "history, at no cost (--cache / --no-cache per cell)").tag(config=True)
+
+    @validate("timeout", "connect_timeout")
+    def _positive_seconds(self, proposal: Any) -> float:
+        if proposal["value"] <= 0:
+            raise ValueError(f"{proposal['trait'].name} must be > 0 seconds")
+        return proposal["value"]
+
+    @validate("max_retries", "concurrency", "max_runs")
+    def _counts(self, proposal: Any) -> int:
+        lowest = 0 if proposal["trait"].name == "max_retries" else 1
+        if proposal["value"] < lowest:
+            raise ValueError(f"{proposal['trait'].name} must be ≥ {lowest}")
+        return proposal["value"]
+
+    def settings(self) -> Settings:
+        """The current trait values as Settings (read at every call, so %config applies at once)."""
+        return _DEFAULTS.with_overrides(**{name: getattr(self, name) for name in Settings.__dataclass_fields__})
+
+    @line_cell_magic
+    def openrouter(self, line: str, cell: str | None = None) -> Any:
+        if cell is None:
+            return self._subcommand(line)
+        from .live import LiveText
+
+        live = LiveText.for_shell(self.shell)  # shows a single streamed run as it arrives
+        try:
+            options = parse_line(line)
+            if options.widgets:
+                return self._panel(cell.rstrip("\r\n"), options)
+            from ..api import run_call
+
+            # IPython hands the cell over with a trailing newline the user did not type; for a
+            # completion prompt it would change what the model continues from.
+            result = run_call(cell.rstrip("\r\n"), options, self.settings(), self.shell.user_ns, on_text=live)
+        except (InvalidOption, ConfigError) as exc:
+            raise UsageError(str(exc)) from None
+        except BaseException as exc:
+            live.abandon()  # the partial text stays on screen, above the error
+            partial = exc.result if isinstance(exc, ORMagicError) else None
+            if partial is not None and options.out:  # and in -o NAME, with the error in its row
+                self.shell.user_ns[options.out] = partial
+            raise
+        if options.out:
+            self.shell.user_ns[options.out] = result
+        live.finish(result)  # the live output becomes the result's own rendering
+        return result
+
+    def _panel(self, prompt: str, options: Any) -> Any:
+        from .widgets import Panel  # ipywidgets is imported only when a panel is asked for
+
+        return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
+                     namespace=self.shell.user_ns)
+
+    def _subcommand(self, line: str) -> Any:
+        from .. import api
+
+        command, _, rest = line.strip().partition(" ")
+        try:
+            if command == "models":
+                return api.models(rest.strip() or None, self.settings())
+            if command == "key":
+                return api.key_info(self.settings())
+            if command == "history":
+                from ..store.history_query import history, parse_filters
+
+                return history(**parse_filters(rest), settings=self.settings())
+        except (InvalidOption, ConfigError) as exc:
+            raise UsageError(str(exc)) from None
+        raise UsageError(f"%openrouter {command or ''}: use one of {', '.join(SUBCOMMANDS)}; "
+                         "prompts go in a %%openrouter cell (see %%openrouter?)")
+
+
+OpenRouterMagics.openrouter.__doc__ = (
+    HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
+    "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
+    "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, "
+    "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
+    "history, history_path, cache).")

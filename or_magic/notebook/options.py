@@ -1,0 +1,162 @@
+"""The `%%openrouter` line: an argparse parser derived from the parameter table.
+
+Parsing is kept apart from execution: `parse_line` turns the line into `CallOptions` (checked
+values, nothing sent), or raises `InvalidOption` with a one-line message naming the option and
+what it accepts.  The parser's help text is the magic's docstring, so `%%openrouter?` lists
+every option with its range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from typing import Any
+
+from ..core.errors import InvalidOption
+from ..run.call import CallOptions
+from ..analysis.choices import parse_labels
+from ..run.grid import param_values, parse_vars
+from ..core.params import ENDPOINTS, PARAMS, Param, check_params
+
+USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InvalidOption instead of printing and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse quotes what it did not understand, which may hold newlines: keep one line.
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        raise InvalidOption(f"{one_line} (see %%openrouter? for every option)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise InvalidOption(message or "see %%openrouter? for every option")
+
+
+_METAVARS = {"json": "JSON", "format": "json|SCHEMA|@FILE", "tools": "JSON|@FILE", "tool_choice": "MODE|NAME",
+             "str": "TEXT"}
+
+
+def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
+    flags = [param.flag] + ([param.short] if param.short else [])
+    rng = param.range_text()
+    if param.kind == "bool":
+        parser.add_argument(*flags, dest=param.name, action="store_const", const=True, help=param.help)
+        return
+    if param.repeatable:
+        parser.add_argument(*flags, dest=param.name, action="append", metavar="TEXT", help=param.help)
+        return
+    metavar = "X[,X...]" if param.sweepable else _METAVARS.get(param.kind, "VALUE")
+    text = param.help + (f"; {rng}" if rng and param.kind in ("int", "float") else "")
+    if param.sweepable:
+        text += "; a comma list or a START:END[:STEP] range sweeps it"
+    parser.add_argument(*flags, dest=param.name, metavar=metavar, help=text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%%%%openrouter", usage=USAGE, add_help=False, allow_abbrev=False,
+                     description="Send the cell text to an OpenRouter model. Options not given are "
+                                 "left out of the request, so the provider's defaults apply. "
+                                 "{name} in the cell is filled from the notebook; {{name}} stays literal.")
+    parser.add_argument("models", nargs="?", metavar="MODEL[,MODEL...]",
+                        help="model id(s), e.g. openai/gpt-4o-mini; default: %%config OpenRouterMagics.model")
+    sampling = parser.add_argument_group("request parameters (wire name = option name with _ for -)")
+    for param in PARAMS.values():
+        _add_param(sampling, param)
+    call = parser.add_argument_group("call")
+    call.add_argument("--system", metavar="TEXT", help="system message (chat) or prompt prefix (completions)")
+    call.add_argument("--widgets", action="store_true",
+                      help="show controls (model, temperature, top_p, seed, max_tokens, logprobs) that re-run the cell")
+    call.add_argument("--endpoint", choices=ENDPOINTS,
+                      help="chat or completions; default: completions for legacy instruct/base models, else chat")
+    call.add_argument("--stream", action=argparse.BooleanOptionalAction, default=None,
+                      help="stream tokens into the output as they arrive (default: on for a single run)")
+    call.add_argument("--cache", action=argparse.BooleanOptionalAction, default=None,
+                      help="answer a repeated request that has a seed or temperature 0 from the history, "
+                           "at no cost (default: %%config OpenRouterMagics.cache); --no-cache forces a new call")
+    call.add_argument("-n", "--samples", type=int, default=1, metavar="N", help="repeat each run N times")
+    sweep = parser.add_argument_group("sweeps (a comma list or START:END[:STEP] range on an option, "
+                                      "several models, -n, or --vars make a grid)")
+    sweep.add_argument("--vars", action="append", default=[], metavar="NAME=VARIABLE",
+                       help="fill {NAME} from each item of the list/Series/column VARIABLE: one run per item "
+                            "(repeatable; several multiply)")
+    sweep.add_argument("--concurrency", type=int, metavar="N",
+                       help="requests in flight at once; default: %%config OpenRouterMagics.concurrency")
+    sweep.add_argument("--max-cost", type=float, metavar="USD",
+                       help="refuse a sweep whose worst case costs more; stop launching runs once spent")
+    sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
+    call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
+    call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
+                      help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    call.add_argument("--choices", metavar="A,B,...",
+                      help="classify: ask for one token with top logprobs (20 unless --top-logprobs) and show "
+                           "each label's probability, normalised over the labels (result.choices)")
+    return parser
+
+
+PARSER = build_parser()
+HELP = PARSER.format_help()
+
+
+def parse_line(line: str) -> CallOptions:
+    """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise InvalidOption(f"cannot split the line: {exc} (check the quotes)") from None
+    ns = PARSER.parse_args(_attach_negative_values(words))
+    if ns.samples < 1:
+        raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
+    if ns.out is not None and not ns.out.isidentifier():
+        raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
+    if ns.concurrency is not None and ns.concurrency < 1:
+        raise InvalidOption(f"--concurrency {ns.concurrency}: must be an integer ≥ 1")
+    if ns.max_cost is not None and not ns.max_cost > 0:
+        raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
+    models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
+    return CallOptions(models=models, widgets=ns.widgets,
+                       params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
+                       stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
+                       cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],
+                       vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
+
+
+_SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}
+_NEGATIVE = re.compile(r"-\.?\d")
+
+
+def _attach_negative_values(words: list[str]) -> list[str]:
+    """`--frequency-penalty -1:1:0.5` as `--frequency-penalty=-1:1:0.5`: argparse would take a
+    list or range that starts with a minus for an option (it only knows plain negative numbers)."""
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] in _SWEEP_FLAGS and _NEGATIVE.match(word):
+            out[-1] = f"{_SWEEP_FLAGS[out[-1]]}={word}"
+        else:
+            out.append(word)
+    return out
+
+
+def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
+    return {param.name: param_values(param, getattr(ns, param.name))
+            for param in PARAMS.values() if getattr(ns, param.name) is not None}
+
+
+def parse_extra(pairs: list[str]) -> dict[str, Any]:
+    """`--param KEY=JSON` pairs as body fields; a value that is not JSON is taken as a string."""
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidOption(f"--param {pair!r}: must be KEY=JSON, e.g. --param 'reasoning={{\"effort\":\"low\"}}'")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            if text.lstrip().startswith(("{", "[")):
+                raise InvalidOption(f"--param {key}: {text!r} is not valid JSON") from None
+            value = text
+        extra[key] = check_params({key: value})[key] if key in PARAMS else value
+    return extra

@@ -1,0 +1,29 @@
+"""What one call asks for, parsed and checked: the models, the value lists of the options, and what
+to do with the result.  The magic line (notebook/options.py) and the Python API both produce it;
+building it needs no argparse, so `import or_magic.api` stays light."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CallOptions:
+    """A parsed magic line: what to send, and what to do with the result."""
+
+    models: list[str] = field(default_factory=list)  # empty: the configured default model
+    params: dict[str, list[Any]] = field(default_factory=dict)  # wire name → values (>1 = sweep axis)
+    system: str | None = None
+    endpoint: str | None = None
+    stream: bool | None = None  # None: the `stream` setting
+    widgets: bool = False  # --widgets: show the panel of controls (widgets.py)
+    samples: int = 1
+    out: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON
+    cache: bool | None = None  # None: the `cache` setting
+    choices: list[str] = field(default_factory=list)  # --choices labels: classify by first-token logprobs
+    vars: dict[str, Any] = field(default_factory=dict)  # template name → namespace path or sequence (an axis)
+    concurrency: int | None = None  # None: the `concurrency` setting
+    max_cost: float | None = None  # USD; None: no cap
+    yes: bool = False  # run a grid larger than the `max_runs` setting

@@ -1,0 +1,186 @@
+"""The shape of a sweep: value lists and ranges, template variables as axes, the size cap.
+
+Value syntax for a sweepable option (checked against the parameter table, nothing sent):
+- a comma list: ``0,0.5,1``;
+- an integer range, both ends included: ``1:10`` (1..10) or ``0:100:25`` (0, 25, 50, 75, 100);
+- a float range needs its step: ``0:1:0.25`` (0, 0.25, 0.5, 0.75, 1.0); it runs from START up to
+  END, included when the step lands on it (``0:1:0.3`` is 0, 0.3, 0.6, 0.9).
+  Without a step, ``0:1`` on a float option is refused: how many points is not obvious.
+  Values are rounded to 10 decimals so 0.1 steps give 0.3, not 0.30000000000000004.
+Items mix freely: ``1:3,10`` is 1, 2, 3, 10.
+
+``--vars NAME=SOURCE`` makes a template variable an axis: the prompt is filled once per item of
+SOURCE, a list/tuple/range/Series/array in the namespace, a ``df.column`` path, or a DataFrame
+whose column NAME is used.  Several ``--vars`` multiply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import ChainMap
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from ..core.errors import InvalidOption
+from ..core.params import Param, check_params
+from .prompt import fill_template, template_fields
+from .request import Plan
+
+RANGE_DECIMALS = 10
+MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
+
+
+def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any]:
+    """The checked values of one option: text as on the magic line (`0.7`, `0,0.5,1`, `1:10`) or
+    Python values (a list or range is an axis, except --stop's texts and a list of tools).  More
+    than one value on an option that cannot be swept is an error naming it as `shown`."""
+    shown = shown or param.flag
+    if isinstance(given, str) and param.sweepable:
+        return axis_values(param, given)
+    keeps_lists = param.repeatable or param.kind == "tools"
+    values = list(given) if isinstance(given, (list, tuple, range)) and not keeps_lists else [given]
+    if len(values) > 1 and not param.sweepable:
+        raise InvalidOption(f"{shown} cannot be swept: give one value")
+    try:
+        return [check_params({param.name: v})[param.name] for v in values]
+    except InvalidOption:
+        if isinstance(given, str) and "," in given and param.kind in ("json", "format", "tools", "tool_choice"):
+            raise InvalidOption(f"{shown} cannot be swept: give one value (run one cell per value "
+                                f"to compare several)") from None
+        raise
+
+
+def axis_values(param: Param, text: str) -> list[Any]:
+    """A sweepable option's text as checked values: one value, a comma list, and/or ranges."""
+    items = [item.strip() for item in str(text).split(",")]
+    if any(item == "" for item in items):
+        raise param.invalid(text, "has an empty item; write values like 0,0.5,1 or a range like 1:10")
+    values: list[Any] = []
+    for item in items:
+        values += _range(param, item) if ":" in item else [param.check(item)]
+    return values
+
+
+def _range(param: Param, item: str) -> list[Any]:
+    parts = [p.strip() for p in item.split(":")]
+    if len(parts) not in (2, 3) or "" in parts:
+        raise param.invalid(item, "a range is START:END or START:END:STEP, e.g. 1:10 or 0:1:0.25")
+    if param.kind == "float" and len(parts) == 2:
+        raise param.invalid(item, f"a float range needs a step, e.g. {parts[0]}:{parts[1]}:0.25")
+    start, end = param.check(parts[0]), param.check(parts[1])
+    step = _step(param, item, parts[2]) if len(parts) == 3 else 1
+    if end < start:
+        raise param.invalid(item, "the range's end is below its start; write START:END with START ≤ END")
+    count = math.floor((end - start) / step + 1e-9) + 1
+    if count > MAX_RANGE_POINTS:
+        raise param.invalid(item, f"the range has {count:,} values; use a larger step")
+    if param.kind == "int":
+        return [param.check(start + i * step) for i in range(count)]
+    return [param.check(round(start + i * step, RANGE_DECIMALS)) for i in range(count)]
+
+
+def _step(param: Param, item: str, text: str) -> float:
+    try:
+        step = int(text) if param.kind == "int" else float(text)
+    except ValueError:
+        kind = "an integer" if param.kind == "int" else "a number"
+        raise param.invalid(item, f"the step {text!r} must be {kind} > 0") from None
+    if not step > 0:
+        raise param.invalid(item, f"the step {text!r} must be > 0")
+    return step
+
+
+def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
+    """`--vars NAME=SOURCE` pairs as {template name: source path}; checked for shape only."""
+    sources: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, source = (part.strip() for part in pair.partition("="))
+        if not sep or not name.isidentifier() or not source:
+            raise InvalidOption(f"--vars {pair!r}: must be NAME=VARIABLE, e.g. --vars topic=topics")
+        if name in sources:
+            raise InvalidOption(f"--vars {name}: given twice; give each template variable once")
+        sources[name] = source
+    return sources
+
+
+def resolve_vars(sources: Mapping[str, Any], namespace: Mapping[str, Any], prompt: str) -> dict[str, list[Any]]:
+    """Each template axis's items: a source path is looked up in `namespace`, a sequence used as is."""
+    used = set(template_fields(prompt))
+    axes: dict[str, list[Any]] = {}
+    for name, source in sources.items():
+        if name not in used:
+            raise InvalidOption(f"--vars {name}: the prompt has no {{{name}}} field; add it or drop the option")
+        value = _lookup(name, source, namespace) if isinstance(source, str) else source
+        axes[name] = _items(name, source, value)
+    return axes
+
+
+def _lookup(name: str, path: str, namespace: Mapping[str, Any]) -> Any:
+    head, *attrs = path.split(".")
+    if head not in namespace:
+        raise InvalidOption(f"--vars {name}={path}: {head!r} is not defined in the notebook; define a list first")
+    value = namespace[head]
+    for attr in attrs:
+        try:
+            value = value[attr] if _is_frame(value) else getattr(value, attr)
+        except (AttributeError, KeyError):
+            raise InvalidOption(f"--vars {name}={path}: {attr!r} not found") from None
+    if _is_frame(value):
+        if name not in value.columns:
+            raise InvalidOption(f"--vars {name}={path}: the DataFrame has no column {name!r}; "
+                                f"name one, e.g. --vars {name}={path}.<column>")
+        value = value[name]
+    return value
+
+
+def _items(name: str, source: Any, value: Any) -> list[Any]:
+    shown = source if isinstance(source, str) else type(value).__name__
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise InvalidOption(f"--vars {name}={shown}: is a {type(value).__name__}, not a list of values; "
+                            "give a list, Series or DataFrame column")
+    items = [item.item() if hasattr(item, "item") else item for item in value]  # numpy scalars → Python
+    if not items:
+        raise InvalidOption(f"--vars {name}={shown}: is empty; give at least one value")
+    return items
+
+
+def _is_frame(value: Any) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+
+
+def grid_size(models: int, params: Mapping[str, Sequence[Any]], samples: int,
+              var_items: Mapping[str, Sequence[Any]]) -> int:
+    sizes = [models, samples] + [len(v) for v in params.values()] + [len(v) for v in var_items.values()]
+    return math.prod(sizes)
+
+
+def check_grid_size(size: int, cap: int, confirmed: bool) -> None:
+    """Refuse a grid above the cap unless the user said --yes."""
+    if size > cap and not confirmed:
+        raise InvalidOption(f"the sweep has {size:,} runs, more than max_runs = {cap:,}; add --yes to run it "
+                            "anyway, shrink the grid, or raise %config OpenRouterMagics.max_runs")
+
+
+def plan_over_vars(template: str, namespace: Mapping[str, Any], var_items: Mapping[str, Sequence[Any]],
+                   plan_for: Callable[[str], Plan]) -> tuple[Plan, list[str]]:
+    """One sub-plan per combination of template-variable items, joined into one plan.
+
+    Returns the plan (var names are its last axes) and the template fields left unfilled.
+    """
+
+    names = list(var_items)
+    combos = [dict(zip(names, combo)) for combo in itertools.product(*var_items.values())]
+    plan, missing = Plan(), []
+    for combo in combos:
+        text, missing = fill_template(template, ChainMap(combo, namespace))  # type: ignore[arg-type]
+        if not text.strip():
+            raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
+        sub = plan_for(text)
+        plan.axes = sub.axes + [n for n in names if n not in sub.axes]
+        for run in sub.runs:
+            run.spec = replace(run.spec, variables=combo)
+            run.axes.update(combo)
+            run.index = len(plan.runs)
+            plan.runs.append(run)
+    return plan, missing

@@ -1,0 +1,231 @@
+"""Running a sweep's runs concurrently, at most `concurrency` in flight, on httpx's AsyncClient.
+
+The event loop runs in a worker thread of its own: a Jupyter kernel already runs an asyncio
+loop in the main thread (so `asyncio.run` would fail there), and a thread works the same in a
+kernel, a terminal IPython and plain Python.  The calling thread waits on a queue of finished
+runs and does everything user-facing itself: progress updates, `on_done` hooks, and catching
+KeyboardInterrupt (the kernel's interrupt), which cancels the runs in flight and keeps the
+finished ones.
+
+Rate limits slow the sweep down instead of failing rows: a 429 is retried up to
+`RATE_LIMIT_RETRIES` times honouring Retry-After, and after one, requests go one at a time
+until one gets through (`Throttle`).
+With `--max-cost`, no new run starts once the summed `usage.cost` of finished runs reaches it;
+the runs not launched become rows whose error says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Sequence
+
+from .budget import Budget
+from ..core.errors import ORMagicError, RunSkipped
+from .progress import Progress, make_progress
+from ..wire.response import Completion
+from .request import Run
+from .runner import RunHook, keep_failure
+from ..core.settings import Settings
+
+RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
+WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)
+_DONE = object()
+
+
+@dataclass
+class SweepOutcome:
+    runs: list[Run]
+    notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+class Throttle:
+    """Slows a sweep down on rate limits instead of failing it.
+
+    After a 429, requests go one at a time, each after the wait the server asked for, until one
+    gets through; then the full concurrency resumes.  So a storm of 429s is absorbed by waiting,
+    spread fairly over the runs (the probe lock is first come, first served).
+    """
+
+    def __init__(self) -> None:
+        self.limited = False
+        self.until = 0.0
+        self._probe: asyncio.Lock | None = None
+
+    @contextlib.asynccontextmanager
+    async def attempt(self) -> AsyncIterator[Any]:
+        seen = _Seen()
+        if not self.limited:
+            yield seen
+            self._learn(seen)
+            return
+        self._probe = self._probe or asyncio.Lock()
+        async with self._probe:
+            while (left := self.until - time.monotonic()) > 0:
+                await asyncio.sleep(left)
+            yield seen
+            self._learn(seen)
+
+    def _learn(self, seen: "_Seen") -> None:
+        if seen.status == 429:
+            self.limited = True
+            self.until = max(self.until, time.monotonic() + (seen.delay or 0.0))
+        elif seen.status is not None and seen.status < 400:
+            self.limited = False
+
+
+@dataclass
+class _Seen:
+    status: int | None = None
+    delay: float | None = None
+
+
+class _Control:
+    """How the waiting thread reaches the loop: to cancel the sweep's task."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.cancelled = False
+        self.lock = threading.Lock()
+
+    def attach(self) -> None:
+        with self.lock:
+            self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
+            if self.cancelled:
+                self.task.cancel()  # type: ignore[union-attr]
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            if self.loop is not None and self.task is not None:
+                try:
+                    self.loop.call_soon_threadsafe(self.task.cancel)
+                except RuntimeError:  # the loop has already finished: nothing left to cancel
+                    pass
+
+
+async def execute_async(client: Any, run: Run) -> Run:
+    """The async `runner.execute`: fill `run` with its completion or its error."""
+    started = time.perf_counter()
+    try:
+        run.raw = await client.complete(run.spec.endpoint, run.spec.body())
+        run.completion = Completion.from_response(run.raw)
+    except ORMagicError as exc:
+        keep_failure(run, exc)
+    finally:
+        run.latency = time.perf_counter() - started
+    return run
+
+
+async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
+                 finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
+    from ..wire.client import AsyncClient
+
+    control.attach()
+    client = AsyncClient(settings, max_connections=concurrency, rate_limit_retries=RATE_LIMIT_RETRIES,
+                         throttle=Throttle())
+    pending = iter(runs)  # shared by the workers; safe, they all run on this one loop
+
+    async def worker() -> None:
+        for run in pending:
+            if budget.reached:
+                run.error = RunSkipped(budget.why_skipped(), reason="budget")
+            else:
+                await execute_async(client, run)
+                budget.add(run)
+            finished.put(run)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(runs)))))
+    finally:
+        await client.aclose()
+
+
+def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
+                 finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
+    try:
+        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control))
+    except asyncio.CancelledError:
+        pass
+    except BaseException as exc:  # a bug, not a failed run: hand it to the waiting thread
+        finished.put(exc)
+    finished.put(_DONE)
+
+
+def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
+                     max_cost: float | None = None, on_done: RunHook | None = None,
+                     progress: bool | Progress = True) -> SweepOutcome:
+    """Run every run, `concurrency` at a time; never raises for a failed run or an interrupt.
+
+    The runs must be planned unstreamed (api.prepare decides streaming, for single runs only)."""
+    bound = max(1, concurrency or settings.concurrency)
+    budget = Budget(max_cost)
+    display = make_progress(len(runs), progress) if isinstance(progress, bool) else progress
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    control = _Control()
+    thread = threading.Thread(target=_thread_main, name="or_magic-sweep", daemon=True,
+                              args=(settings, runs, bound, budget, finished, control))
+    thread.start()
+    tally = _Tally(display, budget, on_done)
+    interrupted = False
+    try:
+        tally.drain(finished)
+    except BaseException as exc:  # an interrupt, or an on_done hook that raised: stop the loop too
+        control.cancel()
+        thread.join()
+        tally.drain(finished, hooks=False)
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
+        interrupted = True
+    finally:
+        display.close("interrupted" if interrupted else "")
+    skipped = _mark_unfinished(runs)
+    notes = [f"interrupted: {skipped} of {len(runs)} runs cancelled; the finished rows are kept"
+             ] if interrupted else []
+    notes += _budget_notes(runs, budget)
+    return SweepOutcome(runs, notes, interrupted)
+
+
+class _Tally:
+    """Counts finished runs on the waiting thread, updating progress and calling hooks."""
+
+    def __init__(self, display: Progress, budget: Budget, on_done: RunHook | None) -> None:
+        self.display, self.budget, self.on_done = display, budget, on_done
+        self.done = self.failed = 0
+
+    def drain(self, finished: "queue.SimpleQueue[Any]", hooks: bool = True) -> None:
+        while True:
+            try:
+                item = finished.get(timeout=WAIT_SLICE)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.done += 1
+            self.failed += item.error is not None
+            self.display.update(self.done, self.failed, self.budget.spent)
+            if hooks and self.on_done is not None:
+                self.on_done(item)
+
+
+def _mark_unfinished(runs: Sequence[Run]) -> int:
+    unfinished = [r for r in runs if r.completion is None and r.error is None]
+    for run in unfinished:
+        run.error = RunSkipped("cancelled: the sweep was interrupted before this run finished",
+                               reason="cancelled")
+    return len(unfinished)
+
+
+def _budget_notes(runs: Sequence[Run], budget: Budget) -> list[str]:
+    skipped = sum(isinstance(r.error, RunSkipped) and r.error.reason == "budget" for r in runs)
+    if not skipped:
+        return []
+    return [f"--max-cost ${budget.max_cost:g} reached after ${budget.spent:.6f}: {skipped} runs not launched"]

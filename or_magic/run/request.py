@@ -1,0 +1,143 @@
+"""One run's request (`RunSpec`: its endpoint and exact JSON body), what came of it (`Run`), and a
+call's runs (`Plan`).
+
+Options that were not given are left out of the body, so the provider's defaults apply (as
+OpenRouter documents), and a recorded body shows exactly what the user asked for.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from ..core.errors import InvalidOption, ORMagicError
+from ..core.params import CHAT, COMPLETIONS, ENDPOINTS
+from ..wire.logprobs import TokenLogprobs
+from ..wire.response import Completion
+from .prompt import chat_messages, completion_prompt
+
+
+# The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
+LEGACY_LOGPROBS_MAX = 5
+
+
+def asked_for_logprobs(params: Mapping[str, Any]) -> bool:
+    """Whether these sampling params ask for logprobs (--top-logprobs implies --logprobs)."""
+    return bool(params.get("logprobs")) or params.get("top_logprobs") is not None
+
+
+def choose_endpoint(model: str, requested: str | None, completions_models: Iterable[str]) -> str:
+    """`requested` when given, else completions for legacy text-completion models, else chat."""
+    if requested:
+        if requested not in ENDPOINTS:
+            raise InvalidOption(f"--endpoint {requested!r}: must be one of {', '.join(ENDPOINTS)}")
+        return requested
+    name = model.lower()
+    return COMPLETIONS if any(fnmatch.fnmatch(name, pat) for pat in completions_models) else CHAT
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one request (one row of a result)."""
+
+    model: str
+    prompt: str
+    endpoint: str = CHAT
+    system: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # checked sampling params, wire names
+    extra: dict[str, Any] = field(default_factory=dict)  # --param KEY=JSON body fields
+    stream: bool = False
+    sample: int = 0  # repeat index for -n/--samples
+    variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body for this run's endpoint.  Sending, the history, the cache and the budget
+        all read it, so it is built once per spec; treat it as read-only."""
+        built = self.__dict__.get("_body")  # a frozen dataclass still has a __dict__ to memo in
+        if built is None:
+            built = self.__dict__["_body"] = self._build_body()
+        return built
+
+    def _build_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model}
+        if self.endpoint == COMPLETIONS:
+            body["prompt"] = completion_prompt(self.prompt, self.system)
+        else:
+            body["messages"] = chat_messages(self.prompt, self.system)
+        body.update(self._sampling())
+        body.update(self.extra)
+        if self.stream:
+            body["stream"] = True
+            # OpenAI, vLLM and llama.cpp send usage in a stream only when asked; OpenRouter always
+            # sends it and ignores this field, so asking costs nothing there.
+            body.setdefault("stream_options", {"include_usage": True})
+        return body
+
+    def _sampling(self) -> dict[str, Any]:
+        sampling = dict(self.params)
+        top = sampling.get("top_logprobs")
+        if not asked_for_logprobs(sampling):
+            sampling.pop("logprobs", None)
+            return sampling
+        if self.endpoint == COMPLETIONS:
+            # Legacy servers read `logprobs: N` (≤ 5); OpenRouter may honour top_logprobs too,
+            # so both are sent.  N = 0 would mean "no logprobs" to some servers, hence ≥ 1.
+            sampling["logprobs"] = max(1, min(top or 1, LEGACY_LOGPROBS_MAX))
+        else:
+            sampling["logprobs"] = True
+        return sampling
+
+
+@dataclass
+class Run:
+    """One request and what came of it: a completion, or an error (never both lost)."""
+
+    spec: RunSpec
+    index: int = 0
+    axes: dict[str, Any] = field(default_factory=dict)  # this run's values of the swept axes
+    raw: dict[str, Any] | None = None
+    completion: Completion | None = None
+    error: ORMagicError | None = None
+    latency: float | None = None
+    started_at: float = field(default_factory=time.time)
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.completion is not None
+
+    @property
+    def text(self) -> str:
+        if self.completion is not None:
+            return self.completion.text
+        return self.error.partial if self.error is not None else ""
+
+    @property
+    def logprobs(self) -> TokenLogprobs | None:
+        return self.completion.logprobs if self.completion else None
+
+    def key(self) -> dict[str, Any]:
+        """The columns that identify this run in every table."""
+        return {"model": self.spec.model, **self.axes}
+
+    def field(self, name: str) -> Any:
+        """A runs-table cell."""
+        if name == "model":
+            return self.spec.model
+        if name == "text":
+            return self.text
+        if name == "latency":
+            return self.latency
+        if name == "error":
+            return str(self.error) if self.error is not None else None
+        return getattr(self.completion, name, None) if self.completion else None
+
+
+@dataclass
+class Plan:
+    """The runs a call will make, and which parameters vary between them."""
+
+    runs: list[Run] = field(default_factory=list)
+    axes: list[str] = field(default_factory=list)

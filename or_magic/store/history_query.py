@@ -1,0 +1,122 @@
+"""Reading the run history back: `or_magic.history(...)` and `%openrouter history [filters]`.
+
+Filters (all optional, combined with AND)::
+
+    --model TEXT    model id contains TEXT (case-insensitive)
+    --grep TEXT     the request or the answer text contains TEXT
+    --since WHEN    runs started at or after WHEN: 2026-11-01, 2026-11-01T14:30, or 2h / 3d / 30m ago
+    --until WHEN    runs started before WHEN (same forms)
+    --errors        only failed runs
+    --limit N       at most N rows (default 100; 0 = all)
+
+Newest first.  Times are shown in local time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import InvalidOption
+from .runlog import COLUMNS, open_history, resolve_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..core.settings import Settings
+
+DEFAULT_LIMIT = 100
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InvalidOption(f"%openrouter history: {message} (filters: --model TEXT --grep TEXT "
+                            "--since WHEN --until WHEN --errors --limit N)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%openrouter history", add_help=False, allow_abbrev=False)
+    parser.add_argument("--model")
+    parser.add_argument("--grep")
+    parser.add_argument("--since")
+    parser.add_argument("--until")
+    parser.add_argument("--errors", action="store_true")
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    return parser
+
+
+PARSER = _build_parser()
+
+
+def parse_filters(line: str) -> dict[str, Any]:
+    """The `%openrouter history` line as keyword arguments for `history()`."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise InvalidOption(f"%openrouter history: cannot split the line: {exc} (check the quotes)") from None
+    return vars(PARSER.parse_args(words))
+
+
+def parse_when(text: str, now: float | None = None) -> float:
+    """Epoch seconds for an ISO date/time (local time unless it has an offset) or `N[smhdw]` ago."""
+    text = str(text).strip()
+    ago = _AGO.match(text)
+    if ago:
+        return (time.time() if now is None else now) - float(ago.group(1)) * _UNITS[ago.group(2)]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise InvalidOption(f"{text!r} is not a time: use a date like 2026-11-01, a date-time like "
+                            "2026-11-01T14:30, or an age like 2h, 3d") from None
+
+
+def history(model: str | None = None, grep: str | None = None, since: str | float | None = None,
+            until: str | float | None = None, errors: bool = False, limit: int | None = DEFAULT_LIMIT,
+            settings: "Settings | None" = None) -> "pd.DataFrame":
+    """Past runs of this and earlier sessions as a DataFrame, newest first."""
+    import pandas as pd
+
+    from ..core.settings import Settings
+
+    where, args = _where(model, grep, since, until, errors)
+    if limit is not None and limit < 0:
+        raise InvalidOption(f"limit={limit}: must be ≥ 0 (0 = all rows)")
+    store = open_history(resolve_path(settings or Settings()))
+    rows = store.query(where, tuple(args), limit or None)
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s", utc=True).dt.tz_convert(_local_zone())
+    frame["cached"] = frame["cached"].astype(bool)
+    return frame
+
+
+def _where(model: str | None, grep: str | None, since: Any, until: Any, errors: bool) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if model:
+        clauses.append("pylower(model) LIKE ? ESCAPE '\\'")
+        args.append(f"%{_like(model.lower())}%")
+    if grep:
+        # SQLite's lower() folds ASCII only; pylower (registered by History) folds like Python.
+        clauses.append("(instr(pylower(coalesce(text, '')), ?) > 0 OR instr(pylower(coalesce(request, '')), ?) > 0)")
+        args += [grep.lower(), grep.lower()]
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is not None:
+            clauses.append(f"created_at {op} ?")
+            args.append(float(bound) if isinstance(bound, (int, float)) else parse_when(bound))
+    if errors:
+        clauses.append("error IS NOT NULL")
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _local_zone() -> Any:
+    return datetime.now().astimezone().tzinfo

@@ -1,0 +1,278 @@
+"""HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
+
+With stream_reader.py, the only modules that import httpx.  `Client` (sync: single runs, streams,
+/models, /key) and `AsyncClient` (sweeps) share one base: the key, the headers, how an attempt is
+judged and the retry decision; only the send loop exists twice, once per I/O style.  Everything
+the server says goes through answers.py, which turns an error status, an error body inside an
+HTTP 200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions
+become `TransportError`s here.  The key is scrubbed from any server text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import time
+from typing import Any, Callable, NamedTuple
+
+import httpx
+
+from ..core import __version__
+from ..core.secrets import scrub, scrub_bytes
+from .answers import check_answer, error_fields, unusable_ok
+from ..core.errors import ConfigError, TimeoutError, TransportError
+from ..core.params import COMPLETIONS
+from .retry import retry_delay, should_retry
+from ..core.settings import Settings
+from .stream_reader import TextHook, read_stream
+
+PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
+RetryNotice = Callable[[str], None]
+class Attempt(NamedTuple):
+    """One request's outcome."""
+
+    response: "httpx.Response | None"  # the answer, read whole (a stream: unread)
+    failure: "Exception | None"  # no usable answer: why
+    status: int | None  # the status to judge a retry by; None when the answer is usable or final
+    error: dict[str, Any]  # the answer's error fields
+    data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
+
+
+def _stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _ClientBase:
+    """What the sync and async clients share: settings, key, headers, and judging attempts."""
+
+    def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
+        self.settings = settings
+        self.base_url = settings.resolved_base_url()
+        key = settings.api_key()
+        if key is None and settings.needs_key():
+            raise ConfigError(
+                f"no OpenRouter API key: set the {settings.api_key_env} environment variable "
+                "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
+        self._key = key
+        self.on_retry = on_retry
+        # A sweep retries rate limits more patiently than one call: waiting slows it down
+        # instead of failing rows (AsyncClient sets it from its caller).
+        self.rate_limit_retries: int | None = None
+
+    def __repr__(self) -> str:  # the key stays out of reprs
+        return f"<or_magic.{type(self).__name__} {self.base_url}>"
+
+    def _http_options(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "headers": request_headers(self.settings, self._key),
+                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
+
+    def _send_failed(self, exc: httpx.TransportError) -> Attempt:
+        """Nothing was received: always worth another attempt."""
+        if isinstance(exc, httpx.TimeoutException):
+            return Attempt(None, TimeoutError(_timeout_text(self.settings, exc)), None, {})
+        return Attempt(None, self._unreachable(exc), None, {})
+
+    def _read_failed(self, exc: httpx.TransportError) -> Attempt:
+        if isinstance(exc, httpx.TimeoutException):
+            # The answer had begun: the server is working but slow, and a repeat is billed again.
+            raise TimeoutError(_timeout_text(self.settings, exc)) from None
+        return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
+
+    def _judged(self, response: httpx.Response) -> Attempt:
+        """A complete answer: usable (status None), or the status and error to decide a retry by."""
+        content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
+        if response.status_code >= 400:
+            return Attempt(response, None, response.status_code, error_fields(content))
+        status, error, data = unusable_ok(content)
+        return Attempt(response, None, status, error, data)
+
+    def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
+        """Seconds to wait before another attempt, or None when this attempt is final."""
+        response, _failure, status, error, _data = outcome
+        if response is not None and status is None:
+            return None
+        budget = max(0, self.settings.max_retries)
+        if status == 429 and self.rate_limit_retries is not None:
+            budget = max(budget, self.rate_limit_retries)
+        if attempt >= budget or not (status is None or should_retry(status, error)):
+            return None
+        delay = retry_delay(attempt, response.headers if response is not None else {}, error)
+        if delay is not None:
+            self._notice(status, delay, attempt + 1, budget, _ok_trouble(response, error, self._key))
+        return delay
+
+    @staticmethod
+    def _final(outcome: Attempt) -> Attempt:
+        """The last attempt (check_answer raises any error in its answer), or its failure."""
+        if outcome.failure is not None:
+            raise outcome.failure
+        return outcome
+
+    def _answer(self, outcome: Attempt) -> dict[str, Any]:
+        response = outcome.response
+        assert response is not None  # _final raised otherwise
+        return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+
+    def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
+        return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
+
+    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int,
+                what: str | None = None) -> None:
+        if self.on_retry is not None:
+            what = what or {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
+            notice = f"or_magic: {what}, retrying in {delay:.1f} s ({attempt}/{max_retries})"
+            self.on_retry(scrub(notice, self._key))
+
+
+class Client(_ClientBase):
+    """A connection pool plus the settings it was made with; reuse one for many requests."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+                 on_retry: RetryNotice | None = _stderr_notice) -> None:
+        super().__init__(settings, on_retry)
+        self._http = httpx.Client(transport=transport, **self._http_options())
+
+    def close(self) -> None:
+        self._http.close()
+
+    def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streamed completion and return the checked JSON answer."""
+        return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET a JSON resource such as /models or /key."""
+        return self._answer(self._send_with_retries("GET", path, None, params=params))
+
+    def stream(self, endpoint: str, body: dict[str, Any], on_text: TextHook | None = None) -> dict[str, Any]:
+        """POST a streamed completion, calling `on_text` with each new piece of text; returns the
+        assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
+        outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
+
+    def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
+                           stream: bool = False) -> Attempt:
+        """Send, retrying what is worth retrying.  A stream is retried only until its response
+        head arrives: after that, text may have been shown and paid for."""
+        # Some servers (llama.cpp's) close the connection after a stream while announcing
+        # keep-alive, so a pooled reuse would fail; a stream's connection is not kept.
+        headers = {"Connection": "close"} if stream else None
+        for attempt in itertools.count():
+            request = self._http.build_request(method, path, json=body, params=params, headers=headers)
+            outcome = self._attempt(request, stream)
+            delay = self._retry_wait(attempt, outcome)
+            if delay is None:
+                return self._final(outcome)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, request: httpx.Request, stream: bool) -> Attempt:
+        """One request; a successful stream is returned unread, for read_stream to consume."""
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            return self._send_failed(exc)
+        if stream and response.status_code < 400:
+            return Attempt(response, None, None, {})
+        try:
+            response.read()
+        except httpx.TransportError as exc:
+            return self._read_failed(exc)
+        finally:  # also on Ctrl-C: give the connection back before leaving
+            response.close()
+        return self._judged(response)
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
+
+    `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see
+    parallel.Throttle) wraps every attempt: `async with throttle.attempt() as seen:` and is told
+    each attempt's status and retry delay, so a sweep can slow down on rate limits.
+    """
+
+    def __init__(self, settings: Settings, *, max_connections: int | None = None,
+                 rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 on_retry: RetryNotice | None = None, throttle: Any = None) -> None:
+        super().__init__(settings, on_retry)
+        self.rate_limit_retries = rate_limit_retries
+        self.throttle = throttle
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a non-streamed completion and return the checked JSON answer."""
+        return self._answer(await self._send_with_retries("POST", PATHS[endpoint], body))
+
+    async def _send_with_retries(self, method: str, path: str, body: Any) -> Attempt:
+        for attempt in itertools.count():
+            async with self._throttled() as seen:
+                outcome = await self._attempt(self._http.build_request(method, path, json=body))
+                delay = self._retry_wait(attempt, outcome)
+                judged, response = outcome.status, outcome.response
+                seen.status = judged if judged is not None else (response.status_code if response else None)
+                seen.delay = delay
+            if delay is None:
+                return self._final(outcome)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, request: httpx.Request) -> Attempt:
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            return self._send_failed(exc)
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            return self._read_failed(exc)
+        finally:
+            await response.aclose()
+        return self._judged(response)
+
+    def _throttled(self) -> Any:
+        return self.throttle.attempt() if self.throttle is not None else _Unthrottled()
+
+
+class _Unthrottled:
+    """The `throttle.attempt()` of a client without a throttle: records, never waits."""
+
+    status: int | None = None
+    delay: float | None = None
+
+    async def __aenter__(self) -> "_Unthrottled":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _ok_trouble(response: httpx.Response | None, error: dict[str, Any], key: str | None) -> str | None:
+    """How to name a retried HTTP 200 in the notice (None: it was not a 200).  The key is removed
+    before the message is shortened: a cut key would no longer match."""
+    if response is None or response.status_code >= 400:
+        return None
+    if not error:
+        return "truncated answer"
+    return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"
+
+
+def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
+    headers = {"User-Agent": f"or_magic/{__version__}", "Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    if settings.app_url:
+        headers["HTTP-Referer"] = settings.app_url
+    if settings.app_title:
+        headers["X-Title"] = settings.app_title
+    return headers
+
+
+def _timeout_text(settings: Settings, exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"could not connect within {settings.connect_timeout:g} s (connect_timeout)"
+    return (f"the server sent nothing for {settings.timeout:g} s (timeout); "
+            "raise it with %config OpenRouterMagics.timeout = SECONDS")

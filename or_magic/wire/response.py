@@ -1,0 +1,55 @@
+"""What one answer says: text, finish reason, usage, cost, ids and logprobs.
+
+Reads a chat or a legacy-completions body (streamed answers are first assembled into the
+same shape), tolerating the fields that providers leave out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.coerce import to_float
+from .logprobs import TokenLogprobs, parse_logprobs
+
+
+@dataclass
+class Completion:
+    """The parts of a response that the tables and the display need."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    generation_id: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    logprobs: TokenLogprobs | None = None
+    tool_calls: list[Any] = field(default_factory=list)
+    reasoning: str | None = None
+
+    @classmethod
+    def from_response(cls, raw: dict[str, Any]) -> "Completion":
+        choices = raw.get("choices") if isinstance(raw.get("choices"), list) else []
+        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
+        return cls(
+            text=str(message.get("content") or choice.get("text") or ""),
+            finish_reason=choice.get("finish_reason"),
+            model=raw.get("model"),
+            provider=raw.get("provider"),
+            generation_id=raw.get("id"),
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
+            cost=to_float(usage.get("cost")),
+            logprobs=parse_logprobs(choice.get("logprobs")),
+            tool_calls=list(message.get("tool_calls") or []),
+            reasoning=message.get("reasoning"),
+        )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+

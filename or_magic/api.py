@@ -17,8 +17,9 @@ from .core.params import PARAMS
 from .core.secrets import ensure_key
 from .analysis.result import Result
 from .core.settings import Settings
-from .wire.stream import StreamCancelled
-from .run.runner import Plan, RunHook, TextHook, plan_runs, run_sequentially
+from .run.request import Plan
+from .run.runner import RunHook, plan_runs, run_sequentially
+from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,7 +145,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         if to_send:  # every run answered from the cache needs neither a key nor a connection
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
-                                      max_cost=options.max_cost, on_done=hook, progress=progress).notes
+                                      max_cost=options.max_cost, on_done=hook, progress=progress)
         return Result(plan.runs, plan.axes, notes, choices=options.choices)
     try:
         if to_send:

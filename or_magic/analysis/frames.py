@@ -22,7 +22,6 @@ RUN_COLUMNS = ["model", "text", "finish_reason", "prompt_tokens", "completion_to
                "latency", "generation_id", "provider", "error"]
 LOGPROB_COLUMNS = ["position", "token", "logprob", "prob", "offset", "bytes", "text", "rank", "margin", "entropy",
                    "tail_mass", "cumulative_logprob"]
-TOP_COLUMNS = ["position", "rank", "token", "logprob", "prob", "chosen"]
 
 
 def runs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFrame":

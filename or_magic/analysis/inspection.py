@@ -72,18 +72,23 @@ class LogprobViews:
     @property
     def choices(self) -> "pd.DataFrame":
         """With --choices: one row per run per label (prob normalised over labels, raw_mass, tokens, chosen)."""
-        from .choices import choices_frame
-
         if not self.choice_labels:
             raise AttributeError("no labels: call with --choices \"a,b,c\" (or complete(..., choices=[...]))")
-        frame, notes = choices_frame(self.runs, self.choice_labels, self.key_columns())
-        frame.attrs["notes"] = notes
-        return frame
+        return self._choices_and_notes()[0]
 
     def _choice_notes(self) -> list[str]:
-        from .choices import choices_frame
+        return self._choices_and_notes()[1] if self.choice_labels else []
 
-        return choices_frame(self.runs, self.choice_labels, self.key_columns())[1] if self.choice_labels else []
+    def _choices_and_notes(self) -> "tuple[pd.DataFrame, list[str]]":
+        """The choices table and its notes, computed once per result (the reprs and notes all read it)."""
+        cached = self.__dict__.get("_choices")
+        if cached is None:
+            from .choices import choices_frame
+
+            frame, notes = choices_frame(self.runs, self.choice_labels, self.key_columns())
+            frame.attrs["notes"] = notes
+            cached = self.__dict__["_choices"] = (frame, notes)
+        return cached
 
     def diverge(self, *runs: int) -> "pd.DataFrame":
         """Where the runs' token sequences first differ (default: all runs) and each branch's probability."""

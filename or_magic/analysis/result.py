@@ -18,7 +18,7 @@ from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
 from ..wire.logprobs import TokenLogprobs
 from ..run.request import asked_for_logprobs
-from ..run.request import Run
+from ..run.request import Run, Usage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,12 +103,10 @@ class Result(LogprobViews):
         """One line: model, tokens, cost, seconds (summed over runs for a sweep)."""
         done = [r for r in self.runs if r.completion]
         models = sorted({r.completion.model or r.spec.model for r in done}) or sorted({r.spec.model for r in self.runs})
-        tokens_in = sum(r.completion.prompt_tokens or 0 for r in done)
-        tokens_out = sum(r.completion.completion_tokens or 0 for r in done)
-        costs = [r.completion.cost for r in done if r.completion.cost is not None]
+        usage = Usage.of(self.runs)
         seconds = sum(r.latency or 0 for r in self.runs)
-        parts = [", ".join(models), f"{tokens_in}+{tokens_out} tokens",
-                 format_cost(sum(costs) if costs else None), f"{seconds:.2f} s"]
+        parts = [", ".join(models), f"{usage.prompt_tokens}+{usage.completion_tokens} tokens",
+                 format_cost(usage.cost), f"{seconds:.2f} s"]
         if len(self.runs) > 1:
             parts.insert(0, f"{len(self.runs)} runs ({len(self.errors)} failed)")
         if any(r.cached for r in self.runs):

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..core.money import format_cost
 from ..run.call import CallOptions
+from ..run.request import Usage
+from ..wire.stream import TextHook
 from ..core.errors import InvalidOption
 from ..core.params import PARAMS, check_params
 
@@ -33,7 +35,6 @@ CONTROLLED: tuple[str, ...] = ("temperature", "top_p", "seed", "max_tokens", "lo
 # modest token budget).  These are starting positions, not bounds: bounds come from PARAMS.
 REST_POSITION: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "seed": 0, "max_tokens": 256}
 
-TextCallback = Callable[[str], None]
 
 
 def initial_values(options: CallOptions, default_model: str) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def panel_options(base: CallOptions, model: str, values: Mapping[str, Any]) -> C
 
 
 def run_with(prompt: str, base: CallOptions, settings: "Settings", variables: Mapping[str, Any], *,
-             model: str, on_text: TextCallback | None = None, **values: Any) -> "Result":
+             model: str, on_text: TextHook | None = None, **values: Any) -> "Result":
     """One panel run: the cell text sent with these values (wire names) through `api.run_call`.
 
     `on_text` receives each new piece of text of a streamed run.
@@ -195,14 +196,12 @@ def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, 
     if result is None:
         return {"text": "", "prompt_tokens": None, "completion_tokens": None, "cost": None,
                 "error": f"{type(error).__name__}: {error}" if error is not None else None}
-    done = [r.completion for r in result.runs if r.completion is not None]
-    costs = [c.cost for c in done if c.cost is not None]
+    usage = Usage.of(result.runs)
     words = result.text.split()
     preview = " ".join(words[:RunLog.PREVIEW_WORDS]) + (" …" if len(words) > RunLog.PREVIEW_WORDS else "")
     failed = [str(e) for e in result.errors]
-    return {"text": preview, "prompt_tokens": sum(c.prompt_tokens or 0 for c in done),
-            "completion_tokens": sum(c.completion_tokens or 0 for c in done),
-            "cost": sum(costs) if costs else None, "error": "; ".join(failed) or None}
+    return {"text": preview, "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cost": usage.cost, "error": "; ".join(failed) or None}
 
 
 def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:

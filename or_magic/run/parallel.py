@@ -21,27 +21,19 @@ import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Sequence
 
 from .budget import Budget
-from ..core.errors import ORMagicError, RunSkipped
+from ..core.errors import RunSkipped
 from .progress import Progress, make_progress
-from ..wire.response import Completion
 from .request import Run
-from .runner import RunHook, keep_failure
+from .runner import RunHook, execute_async
 from ..core.settings import Settings
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
 WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)
 _DONE = object()
-
-
-@dataclass
-class SweepOutcome:
-    runs: list[Run]
-    notes: list[str] = field(default_factory=list)
-    interrupted: bool = False
 
 
 class Throttle:
@@ -110,19 +102,6 @@ class _Control:
                     pass
 
 
-async def execute_async(client: Any, run: Run) -> Run:
-    """The async `runner.execute`: fill `run` with its completion or its error."""
-    started = time.perf_counter()
-    try:
-        run.raw = await client.complete(run.spec.endpoint, run.spec.body())
-        run.completion = Completion.from_response(run.raw)
-    except ORMagicError as exc:
-        keep_failure(run, exc)
-    finally:
-        run.latency = time.perf_counter() - started
-    return run
-
-
 async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
                  finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
     from ..wire.client import AsyncClient
@@ -160,8 +139,9 @@ def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 
 def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
                      max_cost: float | None = None, on_done: RunHook | None = None,
-                     progress: bool | Progress = True) -> SweepOutcome:
-    """Run every run, `concurrency` at a time; never raises for a failed run or an interrupt.
+                     progress: bool | Progress = True) -> list[str]:
+    """Run every run, `concurrency` at a time, filling each in place; returns the notes (interrupt,
+    budget).  Never raises for a failed run or an interrupt.
 
     The runs must be planned unstreamed (api.prepare decides streaming, for single runs only)."""
     bound = max(1, concurrency or settings.concurrency)
@@ -189,7 +169,7 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     notes = [f"interrupted: {skipped} of {len(runs)} runs cancelled; the finished rows are kept"
              ] if interrupted else []
     notes += _budget_notes(runs, budget)
-    return SweepOutcome(runs, notes, interrupted)
+    return notes
 
 
 class _Tally:

@@ -135,6 +135,22 @@ class Run:
         return getattr(self.completion, name, None) if self.completion else None
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Tokens and cost summed over runs: what every footer, bar and panel row shows."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None  # None: no run reported a cost
+
+    @classmethod
+    def of(cls, runs: Iterable[Run]) -> "Usage":
+        done = [r.completion for r in runs if r.completion is not None]
+        costs = [c.cost for c in done if c.cost is not None]
+        return cls(sum(c.prompt_tokens or 0 for c in done), sum(c.completion_tokens or 0 for c in done),
+                   sum(costs) if costs else None)
+
+
 @dataclass
 class Plan:
     """The runs a call will make, and which parameters vary between them."""

@@ -6,18 +6,18 @@ samples.  Axes with more than one value become key columns of every table.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from ..core.errors import ORMagicError
 from .request import Plan, Run, RunSpec, choose_endpoint
 from ..wire.response import Completion
-from ..wire.stream import StreamCancelled
+from ..wire.stream import StreamCancelled, TextHook
 
 RunHook = Callable[[Run], None]
-TextHook = Callable[[str], None]  # receives each new piece of a streamed run's text
 
 
 def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], *,
@@ -43,27 +43,54 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
     return plan
 
 
+@contextlib.contextmanager
+def filling(run: Run) -> Iterator[None]:
+    """Time one request and keep what it gave: the sync and async paths share this, so a run is
+    filled, timed and failure-kept the same way everywhere.
+
+    An ORMagicError becomes the run's error, keeping whatever of the answer arrived (and was paid
+    for).  An interrupted stream keeps its partial completion (finish_reason "cancelled") and the
+    StreamCancelled goes on, so a sweep stops too.
+    """
+    started = time.perf_counter()
+    try:
+        yield
+    except ORMagicError as exc:
+        keep_failure(run, exc)
+    except StreamCancelled as stop:
+        fill(run, stop.body)
+        raise
+    finally:
+        run.latency = time.perf_counter() - started
+
+
+def fill(run: Run, raw: dict[str, Any]) -> None:
+    """Keep an answer body and what it says."""
+    run.raw = raw
+    run.completion = Completion.from_response(raw)
+
+
+def keep_failure(run: Run, exc: ORMagicError) -> None:
+    """Record a failed run, keeping whatever of the answer arrived (and was paid for): the partial
+    text, usage, cost and logprobs of an error inside an HTTP 200 or a broken stream."""
+    run.error = exc
+    if isinstance(exc.body, dict):
+        fill(run, exc.body)
+
+
 def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: TextHook | None = None) -> Run:
     """Make one request and fill `run` with its completion or its error; never raises ORMagicError.
 
     A streamed run (`run.spec.stream`) calls `on_text` with each new piece of text.  If the user
-    interrupts it, the run keeps the partial completion (finish_reason "cancelled") and the
-    StreamCancelled is re-raised, so a sweep stops too.
+    interrupts it, `on_done` still sees the run (with its partial completion) before the
+    StreamCancelled is re-raised.
     """
-    started = time.perf_counter()
     cancelled: StreamCancelled | None = None
     try:
-        raw = _request(client, run, on_text)
-        run.raw = raw
-        run.completion = Completion.from_response(raw)
-    except ORMagicError as exc:
-        keep_failure(run, exc)
+        with filling(run):
+            fill(run, _request(client, run, on_text))
     except StreamCancelled as stop:
         cancelled = stop
-        run.raw = stop.body
-        run.completion = Completion.from_response(stop.body)
-    finally:
-        run.latency = time.perf_counter() - started
     if on_done is not None:
         on_done(run)
     if cancelled is not None:
@@ -71,14 +98,11 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
     return run
 
 
-def keep_failure(run: Run, exc: ORMagicError) -> None:
-    """Record a failed run, keeping whatever of the answer arrived (and was paid for): the partial
-    text, usage, cost and logprobs of an error inside an HTTP 200 or a broken stream."""
-    run.error = exc
-    body = exc.body
-    if isinstance(body, dict):
-        run.raw = body
-        run.completion = Completion.from_response(body)
+async def execute_async(client: Any, run: Run) -> Run:
+    """`execute` for a sweep's AsyncClient (never streamed; the caller records the run)."""
+    with filling(run):
+        fill(run, await client.complete(run.spec.endpoint, run.spec.body()))
+    return run
 
 
 def _request(client: Any, run: Run, on_text: TextHook | None) -> dict[str, Any]:

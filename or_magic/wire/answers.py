@@ -12,6 +12,7 @@ from typing import Any
 from ..core import jsonbody
 from ..core.errors import APIError, TransportError, error_class_for
 from ..core.secrets import scrub, scrub_bytes, scrub_json
+from .response import choice_text, first_choice
 from .retry import daily_cap_hint
 
 
@@ -114,7 +115,4 @@ def _choices(data: dict[str, Any]) -> list[Any]:
 
 
 def _partial_text(data: dict[str, Any]) -> str:
-    choices = _choices(data) or [{}]
-    first = choices[0] if isinstance(choices[0], dict) else {}
-    message = first.get("message") if isinstance(first.get("message"), dict) else {}
-    return str(message.get("content") or first.get("text") or "")
+    return choice_text(*first_choice(data))

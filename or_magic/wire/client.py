@@ -25,7 +25,8 @@ from ..core.errors import ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
 from .retry import retry_delay, should_retry
 from ..core.settings import Settings
-from .stream_reader import TextHook, read_stream
+from .stream import TextHook
+from .stream_reader import read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]

@@ -31,12 +31,10 @@ class Completion:
 
     @classmethod
     def from_response(cls, raw: dict[str, Any]) -> "Completion":
-        choices = raw.get("choices") if isinstance(raw.get("choices"), list) else []
-        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        choice, message = first_choice(raw)
         usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
         return cls(
-            text=str(message.get("content") or choice.get("text") or ""),
+            text=choice_text(choice, message),
             finish_reason=choice.get("finish_reason"),
             model=raw.get("model"),
             provider=raw.get("provider"),
@@ -48,6 +46,19 @@ class Completion:
             tool_calls=list(message.get("tool_calls") or []),
             reasoning=message.get("reasoning"),
         )
+
+
+def first_choice(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first choice of an answer and its chat message ({} for what is missing or malformed)."""
+    choices = raw.get("choices") if isinstance(raw.get("choices"), list) else []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    return choice, message
+
+
+def choice_text(choice: dict[str, Any], message: dict[str, Any]) -> str:
+    """A choice's text: the chat message's content, or a legacy completion's `text`."""
+    return str(message.get("content") or choice.get("text") or "")
 
 
 def _int(value: Any) -> int | None:

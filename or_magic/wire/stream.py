@@ -10,11 +10,13 @@ the logprob parser and the tables need no streaming case of their own.  Pure: no
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 CANCELLED = "cancelled"  # finish_reason of a stream the user interrupted
 _HEAD_FIELDS = ("id", "provider", "model", "created", "system_fingerprint")
 _LEGACY_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+
+TextHook = Callable[[str], None]  # receives each new piece of a streamed run's text
 
 
 class StreamCancelled(KeyboardInterrupt):
@@ -54,7 +56,6 @@ class StreamAssembler:
         self.head: dict[str, Any] = {}
         self.usage: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
-        self.chunks = 0
         self.error_finish = False  # some choice finished with "error"
         self._choices: dict[int, _Choice] = {}
 
@@ -70,7 +71,6 @@ class StreamAssembler:
 
     def add(self, chunk: dict[str, Any]) -> str:
         """Merge one parsed chunk; returns the text it added to the first choice ("" if none)."""
-        self.chunks += 1
         if len(self.head) < len(_HEAD_FIELDS):
             for name in _HEAD_FIELDS:
                 if name not in self.head and chunk.get(name) is not None:

@@ -7,7 +7,7 @@ stops generating; every failure keeps the text (and the partial body) received s
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -16,10 +16,7 @@ from .answers import check_answer, check_choices
 from ..core.errors import ORMagicError, TimeoutError, TransportError
 from ..core.settings import Settings
 from .sse import DONE, SSEError, iter_events
-from .stream import StreamAssembler, StreamCancelled
-
-TextHook = Callable[[str], None]
-
+from .stream import StreamAssembler, StreamCancelled, TextHook
 
 def read_stream(response: httpx.Response, settings: Settings, key: str | None,
                 on_text: TextHook | None = None) -> dict[str, Any]:

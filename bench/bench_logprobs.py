@@ -48,10 +48,9 @@ def make_body(tokens: int = TOKENS, top: int = TOP, seed: int = 0) -> bytes:
 
 
 def or_magic_tables(raw: dict[str, Any]) -> Any:
-    from or_magic.run.request import RunSpec
-    from or_magic.wire.response import Completion
     from or_magic.analysis.result import Result
-    from or_magic.run.request import Run
+    from or_magic.run.request import Run, RunSpec
+    from or_magic.wire.response import Completion
 
     spec = RunSpec(model="openai/gpt-4o", prompt="x", params={"top_logprobs": TOP})
     result = Result([Run(spec=spec, raw=raw, completion=Completion.from_response(raw))])

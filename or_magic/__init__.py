@@ -33,8 +33,19 @@ __all__ = ["complete", "sweep", "compare", "models", "key_info", "history", "pan
 if TYPE_CHECKING:
     from .analysis.result import Result, compare
     from .api import complete, key_info, models, sweep
-    from .core.errors import (APIError, AuthError, ConfigError, CreditsError, InvalidOption, ORMagicError,
-                              RateLimitError, RunSkipped, ServerError, TimeoutError, TransportError)
+    from .core.errors import (
+        APIError,
+        AuthError,
+        ConfigError,
+        CreditsError,
+        InvalidOption,
+        ORMagicError,
+        RateLimitError,
+        RunSkipped,
+        ServerError,
+        TimeoutError,
+        TransportError,
+    )
     from .core.settings import Settings
     from .notebook.widgets import panel
     from .store.history_query import history

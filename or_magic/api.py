@@ -7,16 +7,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .run.budget import check_budget
 from .analysis.choices import choice_params, parse_labels
+from .analysis.result import Result
 from .core.coerce import to_float
 from .core.errors import APIError, InvalidOption, ORMagicError
-from .run.grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
-from .run.call import CallOptions
 from .core.params import PARAMS
 from .core.secrets import ensure_key
-from .analysis.result import Result
 from .core.settings import Settings
+from .run.budget import check_budget
+from .run.call import CallOptions
+from .run.grid import (
+    check_grid_size,
+    grid_size,
+    param_values,
+    plan_over_vars,
+    resolve_vars,
+)
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
 from .wire.stream import StreamCancelled, TextHook

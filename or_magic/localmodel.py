@@ -54,9 +54,9 @@ from pathlib import Path
 # The build half lives in localbuild.py; what callers use of it is re-exported here.
 from .localbuild import (  # noqa: F401
     LLAMA_CPP_PYTHON_VERSION,
-    LocalModelError,
     MODEL_ALIAS,
     MODEL_FILE,
+    LocalModelError,
     _log,
     build,
     build_server,

@@ -6,8 +6,8 @@ FAKE_KEY = "sk-or-v1-fake0123456789abcdef0123456789abcdef0123456789abcdef0123456
 
 def default_stream_fields() -> dict:
     """The body fields a single run adds for streaming under the default settings (none if off)."""
-    from or_magic.run.request import RunSpec
     from or_magic.core.settings import Settings
+    from or_magic.run.request import RunSpec
 
     body = RunSpec("m", "p", stream=Settings().stream).body()
     return {k: v for k, v in body.items() if k not in ("model", "messages")}

@@ -16,8 +16,15 @@ from typing import Iterator
 
 from tests import fake_catalog as catalog
 from tests.fake_faults import error_body
-from tests.fake_textgen import (Generation, RawJSON, Sampler, chat_logprobs, generate,
-                                legacy_logprobs, stable_hash)
+from tests.fake_textgen import (
+    Generation,
+    RawJSON,
+    Sampler,
+    chat_logprobs,
+    generate,
+    legacy_logprobs,
+    stable_hash,
+)
 
 DEFAULT_MODEL = "openai/gpt-4o-mini"
 DEFAULT_MAX_TOKENS = 16

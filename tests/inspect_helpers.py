@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from or_magic.run.request import RunSpec
-from or_magic.wire.response import Completion
 from or_magic.analysis.result import Result
-from or_magic.run.request import Run
+from or_magic.run.request import Run, RunSpec
+from or_magic.wire.response import Completion
 
 LN = math.log
 

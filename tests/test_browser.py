@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from or_magic.core.settings import Settings
 from tests.constants import FAKE_KEY, default_stream_fields
 
 pytestmark = pytest.mark.browser

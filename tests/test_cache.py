@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import or_magic
-from or_magic.store.cache import deterministic
 from or_magic.core.settings import Settings
+from or_magic.store.cache import deterministic
 
 
 @pytest.fixture(autouse=True)

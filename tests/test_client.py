@@ -5,10 +5,18 @@ import json
 import httpx
 import pytest
 
+from or_magic.core.errors import (
+    APIError,
+    AuthError,
+    ConfigError,
+    CreditsError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+from or_magic.core.settings import Settings
 from or_magic.wire import client as client_module
 from or_magic.wire.client import Client
-from or_magic.core.errors import APIError, AuthError, ConfigError, CreditsError, RateLimitError, ServerError, TransportError
-from or_magic.core.settings import Settings
 
 KEY = "sk-or-v1-fakeunitkey0000000000000000000000000000000000000000000000000"
 

@@ -13,14 +13,15 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from or_magic.wire.answers import check_answer, unusable_ok
 from or_magic.core.errors import InvalidOption, ORMagicError
-from or_magic.store.history_query import parse_filters, parse_when
-from or_magic.wire.logprobs import TokenLogprobs, parse_logprobs
+from or_magic.core.params import PARAMS
+from or_magic.notebook.lineparse import parse_filters
 from or_magic.notebook.options import parse_line
 from or_magic.run.call import CallOptions
-from or_magic.core.params import PARAMS
 from or_magic.run.prompt import fill_template, template_fields
+from or_magic.store.history_query import parse_when
+from or_magic.wire.answers import check_answer, unusable_ok
+from or_magic.wire.logprobs import TokenLogprobs, parse_logprobs
 from or_magic.wire.response import Completion
 from or_magic.wire.retry import daily_cap_hint, retry_delay, server_delay, should_retry
 

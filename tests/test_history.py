@@ -13,10 +13,11 @@ import pytest
 from IPython.core.error import UsageError
 
 import or_magic
-from or_magic.store import runlog
 from or_magic.core.errors import InvalidOption, RateLimitError
-from or_magic.store.history_query import parse_filters, parse_when
 from or_magic.core.settings import Settings
+from or_magic.notebook.lineparse import parse_filters
+from or_magic.store import runlog
+from or_magic.store.history_query import parse_when
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,8 +160,7 @@ def test_migrations_upgrade_in_place_and_refuse_newer(home, monkeypatch):
 
 
 def runlog_run():
-    from or_magic.run.request import RunSpec
-    from or_magic.run.request import Run
+    from or_magic.run.request import Run, RunSpec
 
     return Run(spec=RunSpec(model="m", prompt="p"))
 

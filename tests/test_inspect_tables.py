@@ -166,8 +166,8 @@ def test_sweep_tables_carry_keys_and_one_metric_row_per_run():
 
 
 def test_fast_parse_matches_the_tolerant_one_and_survives_extend():
-    from or_magic.wire.logprobs import _parse_chat_tolerant, parse_logprobs
     from or_magic.analysis.metrics import token_stats
+    from or_magic.wire.logprobs import _parse_chat_tolerant, parse_logprobs
 
     content = [{k: v for k, v in e.items()} for e in HI]
     for e in content:  # alternatives without a bytes key are still well-formed

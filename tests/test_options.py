@@ -1,8 +1,8 @@
 import pytest
 
 from or_magic.core.errors import InvalidOption
-from or_magic.notebook.options import HELP, parse_line
 from or_magic.core.params import PARAMS
+from or_magic.notebook.options import HELP, parse_line
 
 
 def test_full_line():

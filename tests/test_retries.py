@@ -4,9 +4,9 @@ connections, errors inside an HTTP 200, and the defaults of the retry and timeou
 import httpx
 import pytest
 
-from or_magic.wire import client as client_module
 from or_magic.core.errors import APIError, TimeoutError, TransportError
 from or_magic.core.settings import Settings
+from or_magic.wire import client as client_module
 from tests.test_client import make_client
 
 OK = {"id": "gen-1", "model": "m", "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}]}

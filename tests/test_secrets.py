@@ -20,9 +20,9 @@ from nbclient import NotebookClient
 import or_magic
 from or_magic import api
 from or_magic.core import secrets
-from or_magic.wire.client import Client
 from or_magic.core.errors import ORMagicError
 from or_magic.core.settings import Settings
+from or_magic.wire.client import Client
 from tests.constants import FAKE_KEY
 from tests.fake_faults import Fault
 

@@ -8,11 +8,22 @@ import time
 import pytest
 
 from or_magic import complete
-from or_magic.api import client_for
-from or_magic.core.errors import APIError, AuthError, RateLimitError, TimeoutError, TransportError
-from or_magic.notebook.live import MAX_UPDATES_PER_SECOND, KernelBackend, LiveText, TerminalBackend
 from or_magic.analysis.result import Result
+from or_magic.api import client_for
+from or_magic.core.errors import (
+    APIError,
+    AuthError,
+    RateLimitError,
+    TimeoutError,
+    TransportError,
+)
 from or_magic.core.settings import Settings
+from or_magic.notebook.live import (
+    MAX_UPDATES_PER_SECOND,
+    KernelBackend,
+    LiveText,
+    TerminalBackend,
+)
 from tests.fake_server import Fault
 
 CHAT = "openai/gpt-4o-mini"

@@ -11,8 +11,8 @@ from IPython.core.error import UsageError
 
 from or_magic import Settings, complete
 from or_magic.core.errors import ConfigError, InvalidOption, RunSkipped
-from or_magic.run.grid import axis_values
 from or_magic.core.params import PARAMS
+from or_magic.run.grid import axis_values
 from or_magic.run.progress import TextProgress
 from tests.fake_server import Fault
 

@@ -14,11 +14,11 @@ from IPython.core.error import UsageError
 import or_magic
 from or_magic import api
 from or_magic.core.errors import InvalidOption
-from or_magic.notebook.panel_logic import RunGate, RunLog
 from or_magic.core.params import PARAMS
 from or_magic.core.settings import Settings
-from tests.constants import default_stream_fields
+from or_magic.notebook.panel_logic import RunGate, RunLog
 from or_magic.notebook.widgets import Panel
+from tests.constants import default_stream_fields
 
 CHAT = "openai/gpt-4o-mini"
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"

@@ -15,8 +15,8 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..core.errors import InvalidOption
-from .metrics import group_notes, safe_prob
 from ..core.params import PARAMS
+from .metrics import group_notes, safe_prob
 
 if TYPE_CHECKING:
     import pandas as pd

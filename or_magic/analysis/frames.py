@@ -7,7 +7,6 @@ alternatives table cheap.  Every table has its columns even when it has no rows.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..run.request import asked_for_logprobs
@@ -15,8 +14,8 @@ from ..run.request import asked_for_logprobs
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..wire.logprobs import TokenLogprobs
     from ..run.request import Run
+    from ..wire.logprobs import TokenLogprobs
 
 RUN_COLUMNS = ["model", "text", "finish_reason", "prompt_tokens", "completion_tokens", "cost",
                "latency", "generation_id", "provider", "error"]

@@ -8,17 +8,13 @@ built on first access and cached.
 from __future__ import annotations
 
 import html
-import time
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..core.money import format_cost
+from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
-from ..wire.logprobs import TokenLogprobs
-from ..run.request import asked_for_logprobs
-from ..run.request import Run, Usage
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -84,7 +84,8 @@ class KernelBackend:
     def __init__(self, display: Callable[..., Any] | None = None, update: Callable[..., Any] | None = None,
                  clear: Callable[..., Any] | None = None) -> None:
         if display is None or update is None or clear is None:
-            from IPython.display import clear_output, display as ipy_display, update_display
+            from IPython.display import clear_output, update_display
+            from IPython.display import display as ipy_display
 
             display, update, clear = display or ipy_display, update or update_display, clear or clear_output
         self._display, self._update, self._clear = display, update, clear

@@ -14,8 +14,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Float, Int, List, Unicode, validate
 
 from ..core.errors import ConfigError, InvalidOption, ORMagicError
-from .options import HELP, parse_line
 from ..core.settings import Settings
+from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
 SUBCOMMANDS = ("models", "key", "history")
@@ -95,7 +95,9 @@ class OpenRouterMagics(Magics):
         return result
 
     def _panel(self, prompt: str, options: Any) -> Any:
-        from .widgets import Panel  # ipywidgets is imported only when a panel is asked for
+        from .widgets import (
+            Panel,  # ipywidgets is imported only when a panel is asked for
+        )
 
         return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
                      namespace=self.shell.user_ns)
@@ -110,7 +112,8 @@ class OpenRouterMagics(Magics):
             if command == "key":
                 return api.key_info(self.settings())
             if command == "history":
-                from ..store.history_query import history, parse_filters
+                from ..store.history_query import history
+                from .lineparse import parse_filters
 
                 return history(**parse_filters(rest), settings=self.settings())
         except (InvalidOption, ConfigError) as exc:

@@ -11,28 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
 from typing import Any
 
-from ..core.errors import InvalidOption
-from ..run.call import CallOptions
 from ..analysis.choices import parse_labels
-from ..run.grid import param_values, parse_vars
+from ..core.errors import InvalidOption
 from ..core.params import ENDPOINTS, PARAMS, Param, check_params
+from ..run.call import CallOptions
+from ..run.grid import param_values, parse_vars
+from .lineparse import LineParser, split_line
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises InvalidOption instead of printing and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse quotes what it did not understand, which may hold newlines: keep one line.
-        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
-        raise InvalidOption(f"{one_line} (see %%openrouter? for every option)")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        raise InvalidOption(message or "see %%openrouter? for every option")
 
 
 _METAVARS = {"json": "JSON", "format": "json|SCHEMA|@FILE", "tools": "JSON|@FILE", "tool_choice": "MODE|NAME",
@@ -56,7 +44,7 @@ def _add_param(parser: argparse.ArgumentParser, param: Param) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%%%%openrouter", usage=USAGE, add_help=False, allow_abbrev=False,
+    parser = LineParser(prog="%%%%openrouter", usage=USAGE, hint="see %%openrouter? for every option",
                      description="Send the cell text to an OpenRouter model. Options not given are "
                                  "left out of the request, so the provider's defaults apply. "
                                  "{name} in the cell is filled from the notebook; {{name}} stays literal.")
@@ -102,11 +90,7 @@ HELP = PARSER.format_help()
 
 def parse_line(line: str) -> CallOptions:
     """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input."""
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise InvalidOption(f"cannot split the line: {exc} (check the quotes)") from None
-    ns = PARSER.parse_args(_attach_negative_values(words))
+    ns = PARSER.parse_args(_attach_negative_values(split_line(line)))
     if ns.samples < 1:
         raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
     if ns.out is not None and not ns.out.isidentifier():

@@ -15,12 +15,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..core.errors import InvalidOption
 from ..core.money import format_cost
+from ..core.params import PARAMS, check_params
 from ..run.call import CallOptions
 from ..run.request import Usage
 from ..wire.stream import TextHook
-from ..core.errors import InvalidOption
-from ..core.params import PARAMS, check_params
 
 if TYPE_CHECKING:
     import pandas as pd

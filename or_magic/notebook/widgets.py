@@ -14,12 +14,12 @@ from typing import Any, Mapping, MutableMapping
 
 import ipywidgets as w
 
+from ..analysis.result import Result
 from ..core.errors import ORMagicError
+from ..core.params import PARAMS, check_params
+from ..core.settings import Settings
 from ..run.call import CallOptions
 from .panel_logic import REST_POSITION, RunGate, RunLog, initial_values, run_with, timed
-from ..core.params import PARAMS, check_params
-from ..analysis.result import Result
-from ..core.settings import Settings
 
 SLIDER_STEP = 0.05
 UNSET_LABEL = {"temperature": "default", "top_p": "default", "seed": "random", "max_tokens": "default"}

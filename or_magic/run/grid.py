@@ -20,7 +20,7 @@ import itertools
 import math
 from collections import ChainMap
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import InvalidOption
 from ..core.params import Param, check_params

@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Sequence
 
-from .budget import Budget
 from ..core.errors import RunSkipped
+from ..core.settings import Settings
+from .budget import Budget
 from .progress import Progress, make_progress
 from .request import Run
 from .runner import RunHook, execute_async
-from ..core.settings import Settings
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
 WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)

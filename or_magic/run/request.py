@@ -18,7 +18,6 @@ from ..wire.logprobs import TokenLogprobs
 from ..wire.response import Completion
 from .prompt import chat_messages, completion_prompt
 
-
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5
 

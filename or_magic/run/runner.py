@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from ..core.errors import ORMagicError
-from .request import Plan, Run, RunSpec, choose_endpoint
 from ..wire.response import Completion
 from ..wire.stream import StreamCancelled, TextHook
+from .request import Plan, Run, RunSpec, choose_endpoint
 
 RunHook = Callable[[Run], None]
 

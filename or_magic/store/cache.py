@@ -16,8 +16,8 @@ from ..wire.response import Completion
 from .runlog import History, open_history, request_hash, resolve_path
 
 if TYPE_CHECKING:
-    from ..run.request import Run
     from ..core.settings import Settings
+    from ..run.request import Run
 
 
 def deterministic(body: Mapping[str, Any]) -> bool:

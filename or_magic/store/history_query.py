@@ -1,4 +1,5 @@
-"""Reading the run history back: `or_magic.history(...)` and `%openrouter history [filters]`.
+"""Reading the run history back: `or_magic.history(...)` (and `%openrouter history [filters]`,
+whose line notebook/lineparse.py reads).
 
 Filters (all optional, combined with AND)::
 
@@ -14,9 +15,7 @@ Newest first.  Times are shown in local time.
 
 from __future__ import annotations
 
-import argparse
 import re
-import shlex
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,35 +31,6 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 100
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise InvalidOption(f"%openrouter history: {message} (filters: --model TEXT --grep TEXT "
-                            "--since WHEN --until WHEN --errors --limit N)")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%openrouter history", add_help=False, allow_abbrev=False)
-    parser.add_argument("--model")
-    parser.add_argument("--grep")
-    parser.add_argument("--since")
-    parser.add_argument("--until")
-    parser.add_argument("--errors", action="store_true")
-    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
-    return parser
-
-
-PARSER = _build_parser()
-
-
-def parse_filters(line: str) -> dict[str, Any]:
-    """The `%openrouter history` line as keyword arguments for `history()`."""
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise InvalidOption(f"%openrouter history: cannot split the line: {exc} (check the quotes)") from None
-    return vars(PARSER.parse_args(words))
 
 
 def parse_when(text: str, now: float | None = None) -> float:

@@ -25,12 +25,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..wire import answers
 from ..core.shell import current_shell
+from ..wire import answers
 
 if TYPE_CHECKING:
-    from ..run.request import Run
     from ..core.settings import Settings
+    from ..run.request import Run
 
 HOME_ENV = "OR_MAGIC_HOME"
 

@@ -15,7 +15,6 @@ from ..core.secrets import scrub, scrub_bytes, scrub_json
 from .response import choice_text, first_choice
 from .retry import daily_cap_hint
 
-
 BAD_BODY = 502  # an HTTP 200 whose body is not JSON is judged like a bad gateway: worth retrying
 
 

@@ -19,12 +19,12 @@ from typing import Any, Callable, NamedTuple
 import httpx
 
 from ..core import __version__
-from ..core.secrets import scrub, scrub_bytes
-from .answers import check_answer, error_fields, unusable_ok
 from ..core.errors import ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
-from .retry import retry_delay, should_retry
+from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
+from .answers import check_answer, error_fields, unusable_ok
+from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
 

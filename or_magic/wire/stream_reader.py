@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 
-from ..core.secrets import scrub, scrub_bytes, scrub_json
-from .answers import check_answer, check_choices
 from ..core.errors import ORMagicError, TimeoutError, TransportError
+from ..core.secrets import scrub, scrub_bytes, scrub_json
 from ..core.settings import Settings
+from .answers import check_answer, check_choices
 from .sse import DONE, SSEError, iter_events
 from .stream import StreamAssembler, StreamCancelled, TextHook
+
 
 def read_stream(response: httpx.Response, settings: Settings, key: str | None,
                 on_text: TextHook | None = None) -> dict[str, Any]:

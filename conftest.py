@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.constants import FAKE_KEY
-from tests.fake_server import FakeOpenRouter
+from tests.constants import FAKE_KEY, HOME, SERVER
+from tests.fakeserver.server import FakeOpenRouter
 
 ROOT = Path(__file__).resolve().parent
 
@@ -39,22 +39,22 @@ def _refuse_remote_hosts() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     _refuse_remote_hosts()
     server = FakeOpenRouter().start()
-    config._or_magic_server = server  # type: ignore[attr-defined]
+    config.stash[SERVER] = server
     os.environ["OPENROUTER_BASE_URL"] = server.base_url
     os.environ["OPENROUTER_API_KEY"] = FAKE_KEY
     # Runs are recorded in a throw-away history (inherited by nbval kernels), never the user's.
     home = tempfile.mkdtemp(prefix="or_magic_home_")
-    config._or_magic_home = home  # type: ignore[attr-defined]
+    config.stash[HOME] = home
     os.environ["OR_MAGIC_HOME"] = home
     # Kernels started by nbval must import this checkout's or_magic, not an installed copy.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    server = getattr(config, "_or_magic_server", None)
+    server = config.stash.get(SERVER, None)
     if server is not None:
         server.stop()
-    home = getattr(config, "_or_magic_home", None)
+    home = config.stash.get(HOME, None)
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
 

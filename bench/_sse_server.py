@@ -1,7 +1,7 @@
 """A local streaming server for bench_stream.py: one 2,000-token chat stream, timed at the source.
 
 Every POST (any path, any body) gets the same stream, byte for byte what the project's fake
-OpenRouter server sends for it (the chunks come from tests/fake_bodies.py): the head and a
+OpenRouter server sends for it (the chunks come from tests/fakeserver/bodies.py): the head and a
 keep-alive comment, a pause, the first token's chunk, a pause, then every other chunk, the
 usage chunk and `[DONE]` in one write.  Just before writing the first chunk and the rest it
 reads CLOCK_MONOTONIC (shared by all processes on the machine), and `GET /timings` returns
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_bodies import encode, parse_job, stream_chunks  # noqa: E402
+from tests.fakeserver.bodies import encode, parse_job, stream_chunks  # noqa: E402
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 

@@ -147,7 +147,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
-    from tests.fake_server import FakeOpenRouter
+    from tests.fakeserver.server import FakeOpenRouter
 
     servers = {lat: FakeOpenRouter(latency=lat) for lat in (LATENCY, 0.0)}
     # The servers run in this process's threads while the subjects run in their own processes.

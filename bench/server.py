@@ -1,4 +1,4 @@
-"""Runs the project's fake OpenRouter server (tests/fake_server.py) for a bench run.
+"""Runs the project's fake OpenRouter server (tests/fakeserver/server.py) for a bench run.
 
 It runs in its own process rather than a thread of the harness: a server
 thread would compete for the GIL with whatever is being timed, and each
@@ -37,7 +37,7 @@ def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
 
 
 class ServerProcess:
-    """``python -m tests.fake_server --port N --latency S`` as a context manager."""
+    """``python -m tests.fakeserver --port N --latency S`` as a context manager."""
 
     def __init__(self, latency: float, python: str = sys.executable) -> None:
         self.latency = latency
@@ -46,7 +46,7 @@ class ServerProcess:
         self.base_url = ""
 
     def start(self, timeout: float = 20.0) -> ServerProcess:
-        cmd = [self.python, "-m", "tests.fake_server", "--port", str(_free_port()),
+        cmd = [self.python, "-m", "tests.fakeserver", "--port", str(_free_port()),
                "--latency", str(self.latency)]
         # stderr goes to a file and stdout is drained by a thread: a server
         # that logs every request into a pipe nobody reads would stall.

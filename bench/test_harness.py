@@ -92,7 +92,7 @@ def test_offline_guard_refuses_non_loopback_connections(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("subject", ["httpx", "httpx-cell", "complete", "openrouter-magic"])
 def test_request_worker_really_round_trips(subject: str, tmp_path: Path) -> None:
-    from tests.fake_server import FakeOpenRouter
+    from tests.fakeserver.server import FakeOpenRouter
 
     with FakeOpenRouter(latency=0.0) as srv:
         out = run_json([sys.executable, str(BENCH_DIR / "_request_worker.py"), "--subject",

@@ -32,7 +32,7 @@ def backend(kind: str) -> Iterator[str]:
         yield os.environ.get("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
     elif kind == "fake":
         sys.path.insert(0, str(ROOT))
-        from tests.fake_server import FakeOpenRouter
+        from tests.fakeserver.server import FakeOpenRouter
 
         with FakeOpenRouter() as server:
             yield server.base_url

@@ -7,13 +7,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.fake_server import FakeOpenRouter
+from tests.constants import SERVER
+from tests.fakeserver import FakeOpenRouter
 
 
 @pytest.fixture
 def server(request: pytest.FixtureRequest) -> Iterator[FakeOpenRouter]:
     """The shared local server, with no recorded requests or pending faults."""
-    srv: FakeOpenRouter = request.config._or_magic_server  # type: ignore[attr-defined]
+    srv: FakeOpenRouter = request.config.stash[SERVER]
     srv.clear()
     saved = (srv.latency, srv.chunk_delay, srv.chaos)
     yield srv

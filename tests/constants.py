@@ -1,5 +1,18 @@
 """Values shared by the test set-up and the tests."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    pass
+
+# What the session set-up (../conftest.py) keeps for the fixtures and its tear-down.
+SERVER = pytest.StashKey["FakeOpenRouter"]()
+HOME = pytest.StashKey[str]()
+
 # Recognisably fake; the secrets tests assert it never shows up in any output.
 FAKE_KEY = "sk-or-v1-fake0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 

@@ -46,10 +46,10 @@ def rss_mb() -> float | None:
 
 def forget_server_state(server) -> int:
     """The fake server lives in this process and keeps every request: count, then drop them."""
-    with server._lock:
+    with server.lock:
         seen = sum(r.path.endswith("/chat/completions") for r in server.requests)
         server.requests.clear()
-        server._generations.clear()
+        server.generations.clear()
     return seen
 
 
@@ -59,25 +59,25 @@ def test_soak_2000_runs_at_20_percent_faults(server, tmp_path, monkeypatch, capf
     monkeypatch.setattr(retry, "BACKOFF_BASE", 0.001)  # the waits are not under test here
     monkeypatch.setattr(retry, "BACKOFF_MAX", 0.004)
     faults: collections.Counter[str] = collections.Counter()
-    choose = server._fault_for
+    choose = server.fault_for
 
     def counted(body):
         fault = choose(body)
         faults[f"{fault.kind} {fault.status}" if fault else "none"] += 1
         return fault
 
-    monkeypatch.setattr(server, "_fault_for", counted)
+    monkeypatch.setattr(server, "fault_for", counted)
     # Sweeps retry silently (their display is the progress bar), so count the retry decisions.
     from or_magic.wire import client as client_module
 
     retried = collections.Counter()
-    notice = client_module._ClientBase._notice
+    notice = client_module.ClientBase.notify_retry
 
     def counting_notice(self, *args, **kwargs):
         retried["retries"] += 1
         return notice(self, *args, **kwargs)
 
-    monkeypatch.setattr(client_module._ClientBase, "_notice", counting_notice)
+    monkeypatch.setattr(client_module.ClientBase, "notify_retry", counting_notice)
     server.latency, server.chaos = 0.0, CHAOS
     started, served, ok, failed, memory, rss = time.perf_counter(), 0, 0, 0, [], []
     for batch in range(BATCHES):

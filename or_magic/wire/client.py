@@ -44,7 +44,7 @@ def _stderr_notice(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class _ClientBase:
+class ClientBase:
     """What the sync and async clients share: settings, key, headers, and judging attempts."""
 
     def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
@@ -100,7 +100,7 @@ class _ClientBase:
             return None
         delay = retry_delay(attempt, response.headers if response is not None else {}, error)
         if delay is not None:
-            self._notice(status, delay, attempt + 1, budget, _ok_trouble(response, error, self._key))
+            self.notify_retry(status, delay, attempt + 1, budget, _ok_trouble(response, error, self._key))
         return delay
 
     @staticmethod
@@ -118,7 +118,7 @@ class _ClientBase:
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
         return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
 
-    def _notice(self, status: int | None, delay: float, attempt: int, max_retries: int,
+    def notify_retry(self, status: int | None, delay: float, attempt: int, max_retries: int,
                 what: str | None = None) -> None:
         if self.on_retry is not None:
             what = what or {429: "rate limited"}.get(status or 0, f"HTTP {status}" if status else "connection failed")
@@ -126,7 +126,7 @@ class _ClientBase:
             self.on_retry(scrub(notice, self._key))
 
 
-class Client(_ClientBase):
+class Client(ClientBase):
     """A connection pool plus the settings it was made with; reuse one for many requests."""
 
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
@@ -184,7 +184,7 @@ class Client(_ClientBase):
         return self._judged(response)
 
 
-class AsyncClient(_ClientBase):
+class AsyncClient(ClientBase):
     """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
 
     `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see

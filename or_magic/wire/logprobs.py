@@ -84,7 +84,7 @@ def _parse_chat(content: list[Any]) -> TokenLogprobs:
     try:
         return _parse_chat_well_formed(content)
     except (KeyError, TypeError, AttributeError, ValueError):
-        return _parse_chat_tolerant(content)
+        return parse_chat_tolerant(content)
 
 
 def _parse_chat_well_formed(content: list[Any]) -> TokenLogprobs:
@@ -125,7 +125,7 @@ def _column(rows: list[dict[str, Any]], key: str) -> list[Any]:
         return [row.get(key) for row in rows]
 
 
-def _parse_chat_tolerant(content: list[Any]) -> TokenLogprobs:
+def parse_chat_tolerant(content: list[Any]) -> TokenLogprobs:
     out = TokenLogprobs()
     for position, entry in enumerate(content):
         entry = entry if isinstance(entry, dict) else {}

@@ -2,6 +2,7 @@
 
 import pytest
 from IPython.core.error import UsageError
+from IPython.lib.pretty import pretty
 
 from or_magic.analysis.result import Result
 from tests.constants import FAKE_KEY, default_stream_fields
@@ -96,7 +97,7 @@ def test_rendering(shell, server):
     html = r._repr_html_()
     assert r.text.replace("&", "&amp;")[:5] in html or r.text[:5] in html
     assert CHAT in html and "tokens" in html
-    assert r._plain().splitlines()[-1].startswith("— " + CHAT)
+    assert pretty(r).splitlines()[-1].startswith("— " + CHAT)
 
 
 @pytest.mark.parametrize("line,needle", [

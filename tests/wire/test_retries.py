@@ -7,7 +7,7 @@ import pytest
 from or_magic.core.errors import APIError, TimeoutError, TransportError
 from or_magic.core.settings import Settings
 from or_magic.wire import client as client_module
-from tests.test_client import make_client
+from tests.wire.test_client import make_client
 
 OK = {"id": "gen-1", "model": "m", "choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}]}
 
@@ -110,7 +110,7 @@ def test_defaults_follow_the_reasoning():
 def test_free_tier_daily_cap_says_when_it_resets_and_is_not_retried(server):
     import or_magic
     from or_magic.core.errors import RateLimitError
-    from tests.fake_faults import Fault
+    from tests.fakeserver.faults import Fault
 
     server.fail_next(Fault.free_tier_daily())
     with pytest.raises(RateLimitError, match=r"resets at \d{4}-\d\d-\d\d 00:00 UTC; not retried") as err:
@@ -123,7 +123,7 @@ def test_daily_cap_error_names_the_reset_time_from_the_header(server):
 
     from or_magic import complete
     from or_magic.core.errors import RateLimitError
-    from tests.fake_faults import Fault
+    from tests.fakeserver.faults import Fault
 
     server.fail_next(Fault.free_tier_daily())  # X-RateLimit-Reset: the next 00:00 UTC, in epoch ms
     with pytest.raises(RateLimitError) as err:

@@ -19,7 +19,7 @@ from or_magic.notebook.lineparse import parse_filters
 from or_magic.store import runlog
 from or_magic.store.history_query import parse_when
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -151,8 +151,9 @@ def test_migrations_upgrade_in_place_and_refuse_newer(home, monkeypatch):
     monkeypatch.setattr(runlog, "MIGRATIONS", runlog.MIGRATIONS + ["ALTER TABLE runs ADD COLUMN tags TEXT"])
     monkeypatch.setattr(runlog, "SCHEMA_VERSION", 2)
     upgraded = runlog.History(path)
-    assert upgraded._db.execute("PRAGMA user_version").fetchone()[0] == 2 and upgraded.count() == 1
-    assert "tags" in [c[1] for c in upgraded._db.execute("PRAGMA table_info(runs)")]
+    with sqlite3.connect(path) as db:  # a second connection sees what the migration committed
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2 and upgraded.count() == 1
+        assert "tags" in [c[1] for c in db.execute("PRAGMA table_info(runs)")]
     monkeypatch.setattr(runlog, "SCHEMA_VERSION", 1)
     monkeypatch.setattr(runlog, "MIGRATIONS", runlog.MIGRATIONS[:1])
     with pytest.raises(RuntimeError, match="newer than this"):

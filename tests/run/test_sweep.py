@@ -8,13 +8,14 @@ import sys
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
+from IPython.lib.pretty import pretty
 
 from or_magic import Settings, complete
 from or_magic.core.errors import ConfigError, InvalidOption, RunSkipped
 from or_magic.core.params import PARAMS
 from or_magic.run.grid import axis_values
 from or_magic.run.progress import TextProgress
-from tests.fake_server import Fault
+from tests.fakeserver.server import Fault
 
 CHAT = "openai/gpt-4o-mini"
 TEST = "test/sweep"  # accepted and charged by the server, but not priced in its /models
@@ -329,7 +330,7 @@ def test_a_sweep_without_a_key_for_openrouter_is_a_config_error(monkeypatch):
 
 def test_a_large_sweep_shows_a_compact_table(server):
     r = complete("hi", CHAT, seed="1:120", max_tokens=1, progress=False)
-    shown = r._plain()
+    shown = pretty(r)
     assert len(shown.splitlines()) < 60 and "120 runs (0 failed)" in shown
     assert len(r._repr_html_()) < 40_000
 
@@ -356,7 +357,7 @@ def test_sweep_function_keeps_a_single_failed_run_as_a_row(server):
 
 def test_an_error_inside_200_keeps_the_paid_for_partial_answer(server):
     from or_magic import sweep
-    from tests.fake_faults import Fault
+    from tests.fakeserver.faults import Fault
 
     server.fail_next(Fault.finish_error(after_tokens=3, code=502, message="upstream died"), count=1)
     result = sweep("hello", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=8)

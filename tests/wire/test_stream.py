@@ -24,7 +24,7 @@ from or_magic.notebook.live import (
     LiveText,
     TerminalBackend,
 )
-from tests.fake_server import Fault
+from tests.fakeserver.server import Fault
 
 CHAT = "openai/gpt-4o-mini"
 INSTRUCT = "openai/gpt-3.5-turbo-instruct"

@@ -167,12 +167,12 @@ def test_sweep_tables_carry_keys_and_one_metric_row_per_run():
 
 def test_fast_parse_matches_the_tolerant_one_and_survives_extend():
     from or_magic.analysis.metrics import token_stats
-    from or_magic.wire.logprobs import _parse_chat_tolerant, parse_logprobs
+    from or_magic.wire.logprobs import parse_chat_tolerant, parse_logprobs
 
     content = [{k: v for k, v in e.items()} for e in HI]
     for e in content:  # alternatives without a bytes key are still well-formed
         e["top_logprobs"] = [{"token": a["token"], "logprob": a["logprob"]} for a in e["top_logprobs"]]
-    fast, slow = parse_logprobs({"content": content}), _parse_chat_tolerant(content)
+    fast, slow = parse_logprobs({"content": content}), parse_chat_tolerant(content)
     assert fast == slow and fast.alt_bytes == [None] * 5
     assert fast.alt_position == [0, 0, 1, 1, 1] and fast.alt_rank == [1, 2, 1, 2, 3]
     assert list(token_stats(fast).alt_position) == fast.alt_position

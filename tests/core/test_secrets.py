@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.lib.pretty import pretty
 from nbclient import NotebookClient
 
 import or_magic
@@ -24,7 +25,7 @@ from or_magic.core.errors import ORMagicError
 from or_magic.core.settings import Settings
 from or_magic.wire.client import Client
 from tests.constants import FAKE_KEY
-from tests.fake_faults import Fault
+from tests.fakeserver.faults import Fault
 
 PIECE = FAKE_KEY[12:40]  # a fragment is a leak too
 
@@ -71,7 +72,7 @@ def test_representative_paths_leak_nothing(shell, server, home, capfd, caplog):
     shell.run("%config OpenRouterMagics.max_retries = 1")  # one retry shows a notice; more only waits
     shell.run("%%openrouter openai/gpt-4o-mini --seed 1 --top-logprobs 2 -o r\nhello")
     r = shell.ns["r"]
-    seen += [repr(r), r._plain(), r._repr_html_(), r.df.to_string(), r.logprobs.to_string(), r.raw, r.runs]
+    seen += [repr(r), pretty(r), r._repr_html_(), r.df.to_string(), r.logprobs.to_string(), r.raw, r.runs]
     shell.run("%%openrouter openai/gpt-4o-mini,test/error-500 --temperature 0,1 --max-tokens 3 -o s\nhi")
     seen += [shell.ns["s"]._plain(), shell.ns["s"].df.to_string()]
     for fault in echoing_faults():
@@ -183,7 +184,7 @@ def test_a_stream_whose_error_echoes_the_key_leaks_nothing(shell, server, home, 
     assert err.value.partial  # the text that came is kept...
     out, errs = capfd.readouterr()
     kept = shell.ns["partial"]
-    assert_clean(*failure_texts(err.value), out, errs, kept._plain(), repr(kept.raw), history_dump(home))
+    assert_clean(*failure_texts(err.value), out, errs, pretty(kept), repr(kept.raw), history_dump(home))
 
 
 def test_a_key_echoed_across_stream_chunks_is_scrubbed_from_the_result():

@@ -34,7 +34,7 @@ unknown model: 400 ``model_not_found`` (ids starting ``test/`` or containing
 ``nologprobs`` are accepted). With ``require_key`` set, a request without
 ``Authorization: Bearer <key>`` gets OpenRouter's 401 body.
 
-Generation (tests/fake_textgen.py): deterministic from (model, prompt/messages, seed)
+Generation (tests/fakeserver/textgen.py): deterministic from (model, prompt/messages, seed)
 when ``seed`` is set or temperature is 0 (streamed or not: same text); fresh
 randomness otherwise. Honoured: temperature (0 = argmax; higher = more varied),
 top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
@@ -54,7 +54,7 @@ shaped by ``usage_style`` ("after_finish": one choice with empty delta after the
 finish chunk, as captured; "empty_choices": ``choices: []``, as documented),
 overridable per request with the body field ``fake_usage_style``; ``data: [DONE]``.
 
-Faults (tests/fake_faults.py, class ``Fault``; its docstring tables what each kind
+Faults (tests/fakeserver/faults.py, class ``Fault``; its docstring tables what each kind
 does to stream and non-stream requests). Queued with ``fail_next``, they hit the
 next completion requests in order. Named constructors:
 ``Fault.http(status, message=None, *, metadata=None, headers=None, body=None)``
@@ -75,7 +75,7 @@ error inside a 200 body; ``test/error-midstream``: mid-stream error chunk).
 gets a random 429 (Retry-After: 0), 500, 502, 503, dropped connection, truncated
 JSON, 200-with-error or slow body.
 
-Run standalone: ``python -m tests.fake_server [--port N] [--latency S]
+Run standalone: ``python -m tests.fakeserver [--port N] [--latency S]
 [--chunk-delay S] [--chaos P]`` prints ``OPENROUTER_BASE_URL=...`` and serves until
 SIGTERM/SIGINT.
 """
@@ -87,9 +87,9 @@ import socket
 import threading
 import time
 
-from tests.fake_bodies import Job, generation_stats
-from tests.fake_faults import Fault, chaos_fault, fault_for_model
-from tests.fake_handler import PREFIX, Recorded, _Handler, _Server
+from tests.fakeserver.bodies import Job, generation_stats
+from tests.fakeserver.faults import Fault, chaos_fault, fault_for_model
+from tests.fakeserver.handler import PREFIX, Handler, Recorded, Server
 
 __all__ = ["FakeOpenRouter", "Fault", "Recorded"]
 
@@ -108,20 +108,20 @@ class FakeOpenRouter:
         self.in_flight = 0  # completion requests being served right now
         self.max_in_flight = 0  # the most seen at once since the last clear()
         self._port = port
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._faults: collections.deque[Fault] = collections.deque()
         self._chaos_rng = random.Random(chaos_seed)
-        self._generations: dict[str, dict] = {}
+        self.generations: dict[str, dict] = {}
         self._usage = 0.0
-        self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._httpd: _Server | None = None
+        self.stopping = threading.Event()
+        self.conns: set[socket.socket] = set()
+        self._httpd: Server | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ---
     def start(self) -> FakeOpenRouter:
-        self._stopping.clear()
-        self._httpd = _Server(("127.0.0.1", self._port), _Handler)
+        self.stopping.clear()
+        self._httpd = Server(("127.0.0.1", self._port), Handler)
         self._httpd.fake = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-openrouter", daemon=True)
@@ -131,11 +131,11 @@ class FakeOpenRouter:
     def stop(self) -> None:
         if self._httpd is None:
             return
-        self._stopping.set()  # wakes handlers sleeping in latency/stall/chunk_delay
+        self.stopping.set()  # wakes handlers sleeping in latency/stall/chunk_delay
         self._httpd.shutdown()
         self._httpd.server_close()
-        with self._lock:
-            conns = list(self._conns)
+        with self.lock:
+            conns = list(self.conns)
         for c in conns:  # idle keep-alive connections would otherwise live on
             try:
                 c.shutdown(socket.SHUT_RDWR)
@@ -162,58 +162,58 @@ class FakeOpenRouter:
 
     # --- test controls ---
     def clear(self) -> None:
-        with self._lock:
+        with self.lock:
             self.requests.clear()
             self._faults.clear()
             self.max_in_flight = self.in_flight
 
     @property
     def last(self) -> Recorded:
-        with self._lock:
+        with self.lock:
             return self.requests[-1]
 
     def fail_next(self, fault: Fault | int, count: int = 1) -> None:
         f = Fault.coerce(fault)
-        with self._lock:
+        with self.lock:
             self._faults.extend([f] * count)
 
     # --- used by the handler ---
-    def _enter(self) -> None:
-        with self._lock:
+    def enter(self) -> None:
+        with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _leave(self) -> None:
-        with self._lock:
+    def leave(self) -> None:
+        with self.lock:
             self.in_flight -= 1
 
-    def _record(self, rec: Recorded) -> None:
-        with self._lock:
+    def record(self, rec: Recorded) -> None:
+        with self.lock:
             self.requests.append(rec)
 
-    def _fault_for(self, body: object) -> Fault | None:
+    def fault_for(self, body: object) -> Fault | None:
         """Queued fault first, then a test/error-<status> model, then chaos."""
-        with self._lock:
+        with self.lock:
             if self._faults:
                 return self._faults.popleft()
         model = body.get("model") if isinstance(body, dict) else None
         fault = fault_for_model(model) if isinstance(model, str) else None
         if fault is None and self.chaos > 0:
-            with self._lock:
+            with self.lock:
                 if self._chaos_rng.random() < self.chaos:
                     fault = chaos_fault(self._chaos_rng)
         return fault
 
-    def _served(self, job: Job, started: float, fault: Fault | None) -> None:
+    def served(self, job: Job, started: float, fault: Fault | None) -> None:
         finish = "error" if fault and fault.kind in ("midstream", "finish_error") else job.gen.finish_reason
         stats = generation_stats(job, int((time.monotonic() - started) * 1000), job.stream, finish)
-        with self._lock:
+        with self.lock:
             self._usage += job.cost
-            self._generations[job.gen_id] = stats
+            self.generations[job.gen_id] = stats
 
-    def _key_info(self) -> dict:
+    def key_info(self) -> dict:
         key = self.require_key or "sk-or-v1-fake0000000000000000key"
-        with self._lock:
+        with self.lock:
             used = self._usage
         limit = self.key_limit
         return {"data": {
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    ap = argparse.ArgumentParser(prog="python -m tests.fake_server", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tests.fakeserver", description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--chunk-delay", type=float, default=0.0)

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from IPython.lib.pretty import pretty
 
 from or_magic.analysis.choices import match_label, parse_labels
 from or_magic.core.errors import InvalidOption
@@ -48,7 +49,7 @@ def test_sweep_gives_one_row_per_run_per_label_and_renders_the_table():
     table = result.choices
     assert list(table.seed) == [0, 0, 1, 1] and list(table.label) == ["yes", "no"] * 2
     assert list(table.prob[2:]) == pytest.approx([0.1, 0.9])
-    assert "raw_mass" in result._repr_html_() and "raw_mass" in result._plain()
+    assert "raw_mass" in result._repr_html_() and "raw_mass" in pretty(result)
 
 
 def test_run_without_logprobs_is_nan_with_a_note():

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Iterator
 
-from tests import fake_catalog as catalog
-from tests.fake_faults import error_body
-from tests.fake_textgen import (
+from tests.fakeserver import catalog as catalog
+from tests.fakeserver.faults import error_body
+from tests.fakeserver.textgen import (
     Generation,
     RawJSON,
     Sampler,

@@ -12,8 +12,14 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Callable
 
-from tests.fake_bodies import Job, encode, error_chunk, response_body, stream_chunks
-from tests.fake_faults import Fault
+from tests.fakeserver.bodies import (
+    Job,
+    encode,
+    error_chunk,
+    response_body,
+    stream_chunks,
+)
+from tests.fakeserver.faults import Fault
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 MALFORMED_LINE = b"OPENROUTER-DEBUG this line has no field separator\n\n"

@@ -1,6 +1,6 @@
 """HTTP plumbing of the fake OpenRouter server: request recording, auth, routing.
 
-The server state and test controls live in ``tests/fake_server.py`` (FakeOpenRouter);
+The server state and test controls live in ``tests/fakeserver/server.py`` (FakeOpenRouter);
 the handler reaches them through ``self.server.fake``.
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from tests import fake_catalog as catalog
-from tests.fake_bodies import BadRequest, parse_job
-from tests.fake_faults import error_body
-from tests.fake_wire import Aborted, Wire, write_completion, write_stream
+from tests.fakeserver import catalog as catalog
+from tests.fakeserver.bodies import BadRequest, parse_job
+from tests.fakeserver.faults import error_body
+from tests.fakeserver.wire import Aborted, Wire, write_completion, write_stream
 
 if TYPE_CHECKING:
-    from tests.fake_server import FakeOpenRouter
+    from tests.fakeserver.server import FakeOpenRouter
 
 PREFIX = "/api/v1"
 
@@ -33,7 +33,7 @@ class Recorded:
     body: dict | None
 
 
-class _Server(ThreadingHTTPServer):
+class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 128
@@ -43,19 +43,19 @@ class _Server(ThreadingHTTPServer):
         pass  # client hang-ups are expected here; handler bugs answer 500 themselves
 
 
-class _Handler(BaseHTTPRequestHandler):
+class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
-    server: _Server
+    server: Server
 
     def setup(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().setup()
-        with self.server.fake._lock:
-            self.server.fake._conns.add(self.request)
+        with self.server.fake.lock:
+            self.server.fake.conns.add(self.request)
 
     def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._conns.discard(self.request)
+        with self.server.fake.lock:
+            self.server.fake.conns.discard(self.request)
         try:
             super().finish()
         except OSError:
@@ -71,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         fake = self.server.fake
-        w = Wire(self, fake._stopping)
+        w = Wire(self, fake.stopping)
         try:
             self._route(fake, w)
         except (OSError, Aborted):
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, fake: FakeOpenRouter, w: Wire) -> None:
         rec, body, bad_json = self._read_request()
-        fake._record(rec)
+        fake.record(rec)
         route = (rec.method, rec.path.removeprefix(PREFIX))
         if fake.require_key is not None and not self._authorized(fake, w):
             return
@@ -122,10 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/models":
             return w.send_json(200, {"data": catalog.list_models(query.get("supported_parameters"))})
         if path in ("/key", "/auth/key"):
-            return w.send_json(200, fake._key_info())
+            return w.send_json(200, fake.key_info())
         if path == "/generation":
-            with fake._lock:
-                stats = fake._generations.get(query.get("id", ""))
+            with fake.lock:
+                stats = fake.generations.get(query.get("id", ""))
             if stats is None:
                 return w.send_json(404, error_body(404, "Generation not found"))
             return w.send_json(200, {"data": stats})
@@ -135,15 +135,15 @@ class _Handler(BaseHTTPRequestHandler):
         w.send_json(404, error_body(404, "Not Found"))
 
     def _completion(self, fake: FakeOpenRouter, w: Wire, endpoint: str, body: object) -> None:
-        fake._enter()
+        fake.enter()
         try:
             self._complete(fake, w, endpoint, body)
         finally:
-            fake._leave()
+            fake.leave()
 
     def _complete(self, fake: FakeOpenRouter, w: Wire, endpoint: str, body: object) -> None:
         started = time.monotonic()
-        fault = fake._fault_for(body)
+        fault = fake.fault_for(body)
         if fault and fault.kind == "drop_before":
             return w.drop()
         if fault and fault.kind == "stall" and fault.after is None:
@@ -161,4 +161,4 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             write_completion(w, job, fault)
         if not (fault and fault.kind == "error_200"):
-            fake._served(job, started, fault)
+            fake.served(job, started, fault)

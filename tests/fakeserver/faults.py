@@ -1,6 +1,6 @@
 """Faults the fake OpenRouter server can inject, and OpenRouter's real error bodies.
 
-A ``Fault`` is plain data; ``tests/fake_server.py`` acts on it. Build one with a
+A ``Fault`` is plain data; ``tests/fakeserver/server.py`` acts on it. Build one with a
 named constructor (see ``Fault``), or pass an int status to ``fail_next``.
 """
 from __future__ import annotations

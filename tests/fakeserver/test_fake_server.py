@@ -1,4 +1,4 @@
-"""Tests of the local OpenRouter-compatible server (tests/fake_server.py), over real HTTP."""
+"""Tests of the local OpenRouter-compatible server (tests/fakeserver/server.py), over real HTTP."""
 from __future__ import annotations
 
 import json
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fake_server import FakeOpenRouter, Fault
+from tests.fakeserver.server import FakeOpenRouter, Fault
 
 CHAT, COMP = "/chat/completions", "/completions"
 GPT, INSTRUCT = "openai/gpt-4o-mini", "openai/gpt-3.5-turbo-instruct"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -499,7 +499,7 @@ def test_stop_wakes_stalled_requests():
 
 def test_subprocess_mode():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_server", "--latency", "0.01"],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakeserver", "--latency", "0.01"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline().strip()

@@ -1,0 +1,3 @@
+from tests.fakeserver.server import main
+
+main()

@@ -109,7 +109,7 @@ class ServerPool:
 
 def check_server_source() -> Path:
     """Path of the fake server module, or a clear error if it is not on this branch."""
-    path = REPO / "tests" / "fake_server.py"
+    path = REPO / "tests" / "fakeserver" / "server.py"
     if not path.exists():
         raise SystemExit(f"bench: {path} not found (the fake server lives in tests/)")
     return path

@@ -207,7 +207,7 @@ def _find_stop(text: str, stops: list[str], new_from: int) -> int:
 
 
 class RawJSON(str):
-    """Already-serialised JSON, spliced into a response by fake_bodies.encode()."""
+    """Already-serialised JSON, spliced into a response by bodies.encode()."""
 
 
 # Alternatives are cached per (row, n) as JSON fragments, shared by all responses:

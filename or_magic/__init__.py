@@ -75,5 +75,8 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """`%unload_ext or_magic`: remove the magics again."""
+    from .notebook.shorterrors import uninstall
+
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("openrouter", None)
+    uninstall(ipython)

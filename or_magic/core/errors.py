@@ -23,6 +23,7 @@ scrubs server-supplied text before building an error.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -93,8 +94,12 @@ class APIError(ORMagicError):
         if self.code is not None and str(self.code) != str(self.status):
             where += f" ({self.code})"
         text = f"{where}: {self.message}"
-        if self.hint:
-            text += f" — {self.hint}"
+        hint = self.hint
+        for url in re.findall(r"https?://\S+", hint):
+            if url in self.message:  # OpenRouter's 402 already names the credits page: say it once
+                hint = hint.replace(f" at {url}", "").replace(url, "this page")
+        if hint:
+            text += f" — {hint}"
         if self.partial:
             text += f" [partial text kept: {len(self.partial)} chars]"
         return text

@@ -47,6 +47,16 @@ class OpenRouterMagics(Magics):
                            "data directory").tag(config=True)
     cache = Bool(_DEFAULTS.cache, help="answer repeated requests with a seed or temperature 0 from the "
                  "history, at no cost (--cache / --no-cache per cell)").tag(config=True)
+    # Display only, so not a Settings field: the Python API raises the same errors either way.
+    short_errors = Bool(True, help="show or_magic's API, connection and config errors in two lines "
+                        "(%tb shows the full traceback); False: always the full traceback").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        if shell is not None:
+            from .shorterrors import install
+
+            install(shell)
 
     @validate("timeout", "connect_timeout")
     def _positive_seconds(self, proposal: Any) -> float:
@@ -127,4 +137,4 @@ OpenRouterMagics.openrouter.__doc__ = (
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
     "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
-    "history, history_path, cache).")
+    "history, history_path, cache, short_errors).")

@@ -116,7 +116,10 @@ class ClientBase:
         return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
 
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
-        return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
+        # Refused or unresolvable usually means a local server that is not started, or a typo in
+        # the base URL: say which URL was tried and what to check.
+        what = what or f"could not reach {self.base_url} (is the server running, and is the base URL right?)"
+        return TransportError(f"{what}: {scrub(str(exc), self._key)}")
 
     def notify_retry(self, status: int | None, delay: float, attempt: int, max_retries: int,
                 what: str | None = None) -> None:

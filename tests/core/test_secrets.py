@@ -103,6 +103,13 @@ def test_history_scrubs_a_key_pasted_into_a_prompt(server, home):
 
 
 def test_verbose_tracebacks_show_no_key(shell, server, capsys):
+    server.fail_next(Fault.http(401, f"Invalid key {FAKE_KEY}"))
+    with pytest.raises(ORMagicError):
+        shell.run("%%openrouter openai/gpt-4o-mini --max-tokens 3\nhello")
+    short = capsys.readouterr().out
+    assert "AuthError" in short and "sk-…(redacted)" in short  # the short error is clean too
+    assert_clean(short)
+    shell.magics.short_errors = False  # the full traceback, with every frame's variables
     shell.run("%xmode Verbose")
     server.fail_next(Fault.http(401, f"Invalid key {FAKE_KEY}"))
     try:

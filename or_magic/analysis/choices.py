@@ -5,8 +5,10 @@ and case-folded; a token matches a label it equals, else the one label it is a p
 ("May" → "maybe", since a label may span several tokens).  A token that is a prefix of several
 labels ("m" for "maybe" and "mango") counts for none, with a note.  A label's `raw_mass` is the
 summed probability of its matching tokens (" Yes" and "yes" both count); `prob` is raw_mass
-normalised over the labels.  Labels no alternative matched get 0 and a note; when no label
-matched at all, `prob` is NaN.
+normalised over the labels, and `coverage` (the same on each of a run's rows) the labels' share
+of the first token's whole mass: a `prob` of 1.0 means little when the coverage is 1 %, so a
+coverage under 50 % is warned about, as is a sampled token that matches no label.  Labels no
+alternative matched get 0 and a note; when no label matched at all, `prob` is NaN.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
     from ..run.request import Run
 
 DEFAULT_TOP_LOGPROBS = int(PARAMS["top_logprobs"].high or 20)  # the most alternatives one may ask for
-CHOICE_COLUMNS = ["label", "prob", "raw_mass", "tokens", "chosen"]
+CHOICE_COLUMNS = ["label", "prob", "raw_mass", "coverage", "tokens", "chosen"]
+LOW_COVERAGE = 0.5  # labels holding less of the first token's mass than this get a warning
 
 
 def parse_labels(text: str | Sequence[str]) -> list[str]:
@@ -87,7 +90,8 @@ def _run_rows(run: "Run", labels: Sequence[str]) -> tuple[list[dict[str, Any]], 
     alternatives, sampled = _first_token_alternatives(run)
     if sampled is None:
         why = f"failed ({run.error})" if run.error is not None else "returned no logprobs"
-        return [_row(label, math.nan, math.nan, [], False) for label in labels], [f"no label probabilities: the run {why}"]
+        return [_row(label, math.nan, math.nan, math.nan, [], False) for label in labels], \
+            [f"no label probabilities: the run {why}"]
     notes = []
     if not alternatives:  # only the sampled token is known
         alternatives = [(sampled, run.logprobs.logprob[0])]
@@ -105,13 +109,21 @@ def _run_rows(run: "Run", labels: Sequence[str]) -> tuple[list[dict[str, Any]], 
             ambiguous.append(token)
     chosen, _ = match_label(sampled, folded)
     total = sum(mass)
-    rows = [_row(label, m / total if total > 0 else math.nan, m, matched[i], chosen == i)
+    rows = [_row(label, m / total if total > 0 else math.nan, m, total, matched[i], chosen == i)
             for i, (label, m) in enumerate(zip(labels, mass))]
-    return rows, notes + _notes(labels, matched, ambiguous, len(alternatives))
+    warnings = []
+    if 0 < total < LOW_COVERAGE:
+        warnings.append(f"warning: the labels hold only {total:.1%} of the first token's probability, so "
+                        "prob (renormalised over the labels) says little; see the coverage column")
+    if chosen is None:
+        warnings.append(f"warning: the sampled first token {sampled!r} matches no label")
+    return rows, notes + warnings + _notes(labels, matched, ambiguous, len(alternatives))
 
 
-def _row(label: str, prob: float, raw_mass: float, tokens: list[str], chosen: bool) -> dict[str, Any]:
-    return {"label": label, "prob": prob, "raw_mass": raw_mass, "tokens": tokens, "chosen": chosen}
+def _row(label: str, prob: float, raw_mass: float, coverage: float, tokens: list[str],
+         chosen: bool) -> dict[str, Any]:
+    return {"label": label, "prob": prob, "raw_mass": raw_mass, "coverage": coverage, "tokens": tokens,
+            "chosen": chosen}
 
 
 def _notes(labels: Sequence[str], matched: list[list[str]], ambiguous: list[str], seen: int) -> list[str]:

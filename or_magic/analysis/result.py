@@ -8,6 +8,7 @@ built on first access and cached.
 from __future__ import annotations
 
 import html
+import statistics
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -96,18 +97,24 @@ class Result(LogprobViews):
 
     # --- display ----------------------------------------------------------------------
     def footer(self) -> str:
-        """One line: model, tokens, cost, seconds (summed over runs for a sweep)."""
+        """One line: model, tokens, cost, seconds; for a sweep the wall time it took and the median
+        latency of a run (the sum of latencies of concurrent runs is no time anyone waited)."""
         done = [r for r in self.runs if r.completion]
         models = sorted({r.completion.model or r.spec.model for r in done}) or sorted({r.spec.model for r in self.runs})
         usage = Usage.of(self.runs)
-        seconds = sum(r.latency or 0 for r in self.runs)
-        parts = [", ".join(models), f"{usage.prompt_tokens}+{usage.completion_tokens} tokens",
-                 format_cost(usage.cost), f"{seconds:.2f} s"]
+        parts = [", ".join(models), usage.tokens_text(), format_cost(usage.cost), self._seconds()]
         if len(self.runs) > 1:
             parts.insert(0, f"{len(self.runs)} runs ({len(self.errors)} failed)")
         if any(r.cached for r in self.runs):
             parts.append("cached")
         return " · ".join(parts)
+
+    def _seconds(self) -> str:
+        timed = [r for r in self.runs if r.latency is not None]
+        if len(self.runs) == 1 or not timed:
+            return f"{sum(r.latency or 0 for r in self.runs):.2f} s"
+        wall = max(r.started_at + r.latency for r in timed) - min(r.started_at for r in timed)
+        return f"{wall:.2f} s wall · median {statistics.median(r.latency for r in timed):.2f} s/run"
 
     def __repr__(self) -> str:
         return f"<or_magic.Result {len(self.runs)} run(s): {self.footer()}>"

@@ -28,7 +28,7 @@ from ..core.errors import RunSkipped
 from ..core.settings import Settings
 from .budget import Budget
 from .progress import Progress, make_progress
-from .request import Run
+from .request import Run, Usage
 from .runner import RunHook, execute_async
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
@@ -178,6 +178,7 @@ class _Tally:
     def __init__(self, display: Progress, budget: Budget, on_done: RunHook | None) -> None:
         self.display, self.budget, self.on_done = display, budget, on_done
         self.done = self.failed = 0
+        self.cost: float | None = None  # as Usage.of: None while no run reported a cost
 
     def drain(self, finished: "queue.SimpleQueue[Any]", hooks: bool = True) -> None:
         while True:
@@ -191,7 +192,12 @@ class _Tally:
                 raise item
             self.done += 1
             self.failed += item.error is not None
-            self.display.update(self.done, self.failed, self.budget.spent)
+            # The footer's sum (Usage.of), kept as it grows, so the bar and the footer never
+            # disagree ("$0" beside "cost n/a").
+            cost = Usage.of([item]).cost
+            if cost is not None:
+                self.cost = (self.cost or 0.0) + cost
+            self.display.update(self.done, self.failed, self.cost)
             if hooks and self.on_done is not None:
                 self.on_done(item)
 

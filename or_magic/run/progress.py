@@ -18,17 +18,17 @@ TEXT_INTERVAL = 0.2  # seconds between text redraws
 
 
 class Progress(Protocol):
-    def update(self, done: int, failed: int, cost: float) -> None: ...
+    def update(self, done: int, failed: int, cost: float | None) -> None: ...
 
     def close(self, note: str = "") -> None: ...
 
 
-def status_text(done: int, total: int, failed: int, cost: float) -> str:
+def status_text(done: int, total: int, failed: int, cost: float | None) -> str:
     return f"sweep {done}/{total} · {failed} failed · {format_cost(cost)}"
 
 
 class NoProgress:
-    def update(self, done: int, failed: int, cost: float) -> None:
+    def update(self, done: int, failed: int, cost: float | None) -> None:
         pass
 
     def close(self, note: str = "") -> None:
@@ -42,9 +42,9 @@ class TextProgress:
         self.total = total
         self.stream = stream or sys.stderr
         self._shown_at = 0.0
-        self._line = status_text(0, total, 0, 0.0)
+        self._line = status_text(0, total, 0, None)
 
-    def update(self, done: int, failed: int, cost: float) -> None:
+    def update(self, done: int, failed: int, cost: float | None) -> None:
         self._line = status_text(done, self.total, failed, cost)
         now = time.monotonic()
         if now - self._shown_at >= TEXT_INTERVAL:
@@ -58,28 +58,36 @@ class TextProgress:
 
 
 class WidgetProgress:
-    """An ipywidgets bar with a label, shown in the cell's output."""
+    """An ipywidgets bar with a label, shown in the cell's output; when the sweep ends it is
+    replaced by its final status line as plain text, so a saved notebook shows the final state
+    and no widget that no longer exists ("Error displaying widget", or a stale HBox repr)."""
 
     def __init__(self, total: int) -> None:
         import ipywidgets
         from IPython.display import display
 
         self.total = total
-        self.bar = ipywidgets.IntProgress(value=0, min=0, max=total, description="sweep")
-        self.label = ipywidgets.Label(status_text(0, total, 0, 0.0))
-        display(ipywidgets.HBox([self.bar, self.label]))
+        # The label says "sweep"; the bar has no description, so the word is not shown twice.
+        self.bar = ipywidgets.IntProgress(value=0, min=0, max=total)
+        self.label = ipywidgets.Label(status_text(0, total, 0, None))
+        self.box = ipywidgets.HBox([self.bar, self.label])
+        self.handle = display(self.box, display_id=True)
 
-    def update(self, done: int, failed: int, cost: float) -> None:
+    def update(self, done: int, failed: int, cost: float | None) -> None:
         self.bar.value = done
         self.label.value = status_text(done, self.total, failed, cost)
         if failed:
             self.bar.bar_style = "warning"
 
     def close(self, note: str = "") -> None:
-        if note:
-            self.label.value += f" · {note}"
-        if self.bar.bar_style != "warning":
-            self.bar.bar_style = "success"
+        from IPython.display import Pretty
+
+        self.line = self.label.value + (f" · {note}" if note else "")
+        if self.handle is not None:
+            self.handle.update(Pretty(self.line))
+        self.box.close()
+        self.bar.close()
+        self.label.close()
 
 
 def make_progress(total: int, enabled: bool = True) -> Progress:

@@ -141,13 +141,20 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None  # None: no run reported a cost
+    counted: bool = False  # some completion_tokens were counted from a stream that sent no usage
 
     @classmethod
     def of(cls, runs: Iterable[Run]) -> "Usage":
         done = [r.completion for r in runs if r.completion is not None]
         costs = [c.cost for c in done if c.cost is not None]
         return cls(sum(c.prompt_tokens or 0 for c in done), sum(c.completion_tokens or 0 for c in done),
-                   sum(costs) if costs else None)
+                   sum(costs) if costs else None, any(c.tokens_counted for c in done))
+
+    def tokens_text(self) -> str:
+        """`12+90 tokens`, marked when the completion count is the streamed one."""
+        if self.counted:
+            return f"{self.prompt_tokens or '?'}+{self.completion_tokens} tokens (counted from the stream: no usage sent)"
+        return f"{self.prompt_tokens}+{self.completion_tokens} tokens"
 
 
 @dataclass

@@ -51,6 +51,7 @@ def filling(run: Run) -> Iterator[None]:
     for).  An interrupted stream keeps its partial completion (finish_reason "cancelled") and the
     StreamCancelled goes on, so a sweep stops too.
     """
+    run.started_at = time.time()  # when the request began, not when it was planned: the wall time
     started = time.perf_counter()
     try:
         yield

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.coerce import to_float
 from .logprobs import TokenLogprobs, parse_logprobs
+from .stream import STREAMED_TOKENS
 
 
 @dataclass
@@ -28,11 +29,13 @@ class Completion:
     logprobs: TokenLogprobs | None = None
     tool_calls: list[Any] = field(default_factory=list)
     reasoning: str | None = None
+    tokens_counted: bool = False  # completion_tokens counted from a stream that sent no usage
 
     @classmethod
     def from_response(cls, raw: dict[str, Any]) -> "Completion":
         choice, message = first_choice(raw)
         usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
+        counted = _int(raw.get(STREAMED_TOKENS)) if _int(usage.get("completion_tokens")) is None else None
         return cls(
             text=choice_text(choice, message),
             finish_reason=choice.get("finish_reason"),
@@ -40,11 +43,12 @@ class Completion:
             provider=raw.get("provider"),
             generation_id=raw.get("id"),
             prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")) if counted is None else counted,
             cost=to_float(usage.get("cost")),
             logprobs=parse_logprobs(choice.get("logprobs")),
             tool_calls=list(message.get("tool_calls") or []),
             reasoning=message.get("reasoning"),
+            tokens_counted=counted is not None,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 CANCELLED = "cancelled"  # finish_reason of a stream the user interrupted
+STREAMED_TOKENS = "or_magic_streamed_tokens"  # body key: tokens counted when no usage was sent
 _HEAD_FIELDS = ("id", "provider", "model", "created", "system_fingerprint")
 _LEGACY_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 
@@ -34,7 +35,7 @@ class _Choice:
     """What one choice index has accumulated so far."""
 
     __slots__ = ("pieces", "legacy", "finish_reason", "native_finish_reason", "role", "reasoning",
-                 "tool_calls", "chat_logprobs", "legacy_logprobs", "error")
+                 "tool_calls", "chat_logprobs", "legacy_logprobs", "error", "chunks")
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
@@ -47,6 +48,16 @@ class _Choice:
         self.chat_logprobs: list[Any] | None = None
         self.legacy_logprobs: dict[str, list[Any]] | None = None
         self.error: Any = None
+        self.chunks = 0  # chunks that carried text: one token each on OpenRouter and llama.cpp
+
+
+def _token_count(state: _Choice) -> int:
+    """Tokens received: exact from the logprobs when they came, else the text-carrying chunks."""
+    if state.chat_logprobs:
+        return len(state.chat_logprobs)
+    if state.legacy_logprobs and state.legacy_logprobs["tokens"]:
+        return len(state.legacy_logprobs["tokens"])
+    return state.chunks
 
 
 class StreamAssembler:
@@ -100,6 +111,7 @@ class StreamAssembler:
             piece = _merge_delta(state, choice.get("delta"))
         if piece:
             state.pieces.append(piece)
+            state.chunks += 1
         if choice.get("finish_reason") is not None:
             state.finish_reason = choice["finish_reason"]
             self.error_finish = self.error_finish or state.finish_reason == "error"
@@ -127,6 +139,11 @@ class StreamAssembler:
                                 "choices": [_choice_body(i, s) for i, s in sorted(self._choices.items())]}
         if self.usage is not None:
             body["usage"] = self.usage
+        elif self._choices:
+            # No usage arrived (an interrupted stream, or a server that sends none): keep how many
+            # tokens did arrive, so the footer does not say "0+0 tokens" after 90 were shown.
+            # Not a wire field; Completion reads it as a count, marked as counted.
+            body[STREAMED_TOKENS] = _token_count(self._choices[min(self._choices)])
         if self.error is not None:
             body["error"] = self.error
         return body

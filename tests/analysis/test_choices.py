@@ -16,13 +16,26 @@ FIRST = [entry(" Yes", 0.6, [(" Yes", 0.6), ("No", 0.2), ("yes", 0.1), ("May", 0
 def test_label_probabilities_normalised_with_raw_mass():
     result = result_of(chat_raw(FIRST), choices=["yes", "no", "maybe"])
     table = result.choices
-    assert list(table.columns) == ["run", "label", "prob", "raw_mass", "tokens", "chosen"]
+    assert list(table.columns) == ["run", "label", "prob", "raw_mass", "coverage", "tokens", "chosen"]
     assert list(table.label) == ["yes", "no", "maybe"]
     assert list(table.raw_mass) == pytest.approx([0.7, 0.2, 0.06])
     assert list(table.prob) == pytest.approx([0.7 / 0.96, 0.2 / 0.96, 0.06 / 0.96])
     assert list(table.tokens) == [[" Yes", "yes"], ["No"], ["May", "Ma"]]
     assert list(table.chosen) == [True, False, False]
-    assert table.attrs["notes"] == []
+    assert list(table.coverage) == pytest.approx([0.96] * 3)
+    assert table.attrs["notes"] == []  # 96 % covered and the sampled " Yes" is a label: no warning
+
+
+def test_labels_covering_little_of_the_mass_and_an_unmatched_sample_are_warned_about():
+    """The issue's case: yes at prob 1.0 while the labels held 1.2 % of the mass, no row chosen."""
+    first = [entry("Sure", 0.9, [("Sure", 0.9), ("Of", 0.08), ("yes", 0.012)])]
+    result = result_of(chat_raw(first), choices=["yes", "no"])
+    assert list(result.choices.prob) == [1.0, 0.0] and not result.choices.chosen.any()
+    assert list(result.choices.coverage) == pytest.approx([0.012, 0.012])
+    low = [n for n in result.notes if "1.2% of the first token's probability" in n]
+    assert len(low) == 1 and low[0].startswith("warning:")
+    assert "warning: the sampled first token 'Sure' matches no label" in result.notes
+    assert "warning:" in pretty(result) and "coverage" in result._repr_html_()
 
 
 def test_missing_label_gets_zero_and_a_note():

@@ -29,7 +29,8 @@ from tests.fakeserver.textgen import (
 DEFAULT_MODEL = "openai/gpt-4o-mini"
 DEFAULT_MAX_TOKENS = 16
 MAX_TOKENS_CAP = 65_536  # no context-length check; just keep memory bounded
-USAGE_STYLES = ("after_finish", "empty_choices")
+# "no_cost": usage as llama.cpp and other OpenAI-compatible servers send it, tokens without cost
+USAGE_STYLES = ("after_finish", "empty_choices", "no_cost")
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
 # name -> (low, high, low_inclusive, integer)
 _RANGES = {
@@ -201,6 +202,8 @@ def usage(job: Job, completion_tokens: int | None = None) -> dict:
     ct = len(job.gen.tokens) if completion_tokens is None else completion_tokens
     price = job.entry["pricing"]
     p_cost, c_cost = job.prompt_tokens * float(price["prompt"]), ct * float(price["completion"])
+    if job.usage_style == "no_cost":
+        return {"prompt_tokens": job.prompt_tokens, "completion_tokens": ct, "total_tokens": job.prompt_tokens + ct}
     return {"prompt_tokens": job.prompt_tokens, "completion_tokens": ct,
             "total_tokens": job.prompt_tokens + ct, "cost": catalog.cost(job.entry, job.prompt_tokens, ct),
             "is_byok": False,

@@ -314,7 +314,25 @@ def test_widget_progress_counts_and_turns_warning_on_failures():
     assert bar.bar.value == 2 and bar.label.value == "sweep 2/4 · 0 failed · $0.001"
     bar.update(4, 1, 0.002)
     bar.close("done")
-    assert bar.bar.bar_style == "warning" and bar.label.value.endswith("· done")
+    assert bar.bar.bar_style == "warning" and bar.line == "sweep 4/4 · 1 failed · $0.002 · done"
+    assert bar.label.value.count("sweep") == 1 and not bar.bar.description  # "sweep" once
+
+
+def test_in_a_saved_notebook_a_finished_sweep_is_a_static_line_not_a_stale_widget(server):
+    """Execute a notebook in a real kernel, as Run All + Save would, and read its outputs."""
+    import nbformat.v4 as v4
+    from nbclient import NotebookClient
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("%load_ext or_magic"),
+                                v4.new_code_cell(f"%%openrouter {CHAT} --seed 1,2,3 --max-tokens 3\nhi")])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    outputs = nb.cells[1].outputs
+    saved = repr(outputs)
+    assert "widget-view" not in saved and "HBox" not in saved and "IntProgress" not in saved
+    lines = [o.data["text/plain"] for o in outputs if o.output_type == "display_data"]
+    assert lines == ["sweep 3/3 · 0 failed · " + lines[0].rsplit(" · ", 1)[1]]
+    assert "cost n/a" not in lines[0]  # the fake server reports costs: the bar shows them
+    assert outputs[-1].output_type == "execute_result"
 
 
 def test_float_range_stops_at_the_last_step_not_past_the_end():
@@ -364,3 +382,38 @@ def test_an_error_inside_200_keeps_the_paid_for_partial_answer(server):
     failed = [r for r in result.runs if r.error is not None]
     assert len(failed) == 1 and "upstream died" in str(failed[0].error)
     assert failed[0].text and failed[0].completion.cost is not None  # the partial text and its cost are kept
+
+
+def test_footer_shows_wall_time_and_median_latency_not_their_sum(server):
+    r = complete("hi", CHAT, seed=[1, 2, 3], max_tokens=2, progress=False)
+    # Three concurrent runs of 4, 5 and 9 s that began together: 9 s of waiting, not 18.
+    for run, start, latency in zip(r.runs, [100.0, 100.5, 100.0], [4.0, 5.0, 9.0]):
+        run.started_at, run.latency = start, latency
+    assert "9.00 s wall · median 5.00 s/run" in r.footer()
+    assert "18.00 s" not in r.footer()
+    started = [run.started_at for run in complete("hi", CHAT, seed=[1, 2], max_tokens=2, progress=False).runs]
+    assert all(s > r.runs[0].started_at for s in started)  # the time a request began, not a default
+
+
+def test_bar_and_footer_read_the_same_cost(server):
+    """A server that sends no cost (llama.cpp): the bar must not say "$0" beside "cost n/a"."""
+    from or_magic.core.money import format_cost
+    from or_magic.run.parallel import run_concurrently
+
+    class Seen:
+        def update(self, done, failed, cost):
+            self.cost = cost
+
+        def close(self, note=""):
+            pass
+
+    for style in ("after_finish", "no_cost"):
+        server.usage_style = style
+        try:
+            seen = Seen()
+            r = complete("hi", CHAT, seed=[1, 2], max_tokens=2, progress=False)
+            run_concurrently(Settings(), r.runs, progress=seen)  # the same runs again, now watched
+        finally:
+            server.usage_style = "after_finish"
+        assert format_cost(seen.cost) in r.footer()
+        assert ("cost n/a" in r.footer()) == (style == "no_cost")

@@ -164,6 +164,8 @@ def test_interrupt_from_the_display_keeps_partial_result_and_closes_the_connecti
     run = result.runs[0]
     assert run.completion.finish_reason == "cancelled" and result.df.finish_reason[0] == "cancelled"
     assert result.text == "".join(seen) and len(result.logprobs) == 5
+    assert result.df.completion_tokens[0] == 5  # the tokens received, not "0+0"
+    assert "+5 tokens (counted from the stream" in result.footer()
     assert any("interrupted" in note for note in result.notes)
     assert all(conn.is_closed() for conn in _pool_connections(settings))  # no socket left open
     again = complete("Tell me a story.", CHAT, seed=4, max_tokens=200, settings=settings)
@@ -185,7 +187,9 @@ def test_sigint_during_a_stream(server):
     except KeyboardInterrupt:  # pragma: no cover - would mean the interrupt escaped
         pytest.fail("the interrupt escaped the stream")
     assert result.df.finish_reason[0] == "cancelled" and 0 < len(result.text)
-    assert result.df.completion_tokens.isna()[0]  # no usage chunk came: none is invented
+    # no usage chunk came: the tokens that did arrive are counted, and the footer says so
+    assert result.df.completion_tokens[0] > 0 and result.runs[0].completion.tokens_counted
+    assert "(counted from the stream: no usage sent)" in result.footer() and "0+0 tokens" not in result.footer()
     assert complete("hello", CHAT, max_tokens=5).text
 
 

@@ -19,3 +19,16 @@ def in_kernel(shell: Any | None = None) -> bool:
     """True inside a Jupyter kernel (rich output, widgets), False in a terminal or plain Python."""
     shell = current_shell() if shell is None else shell
     return getattr(shell, "kernel", None) is not None
+
+
+def cell_number(shell: Any | None = None) -> int | None:
+    """The `In[n]` of the cell now running, or None outside IPython.
+
+    IPython 9 increments `execution_count` just before it runs a cell, earlier versions just after,
+    so during a cell the count is n + 1 on 9 and n before it."""
+    shell = current_shell() if shell is None else shell
+    count = getattr(shell, "execution_count", None)
+    if not isinstance(count, int):
+        return None
+    version = getattr(sys.modules.get("IPython"), "version_info", (0,))
+    return count - 1 if version >= (9,) else count

@@ -10,7 +10,12 @@ Filters (all optional, combined with AND)::
     --errors        only failed runs
     --limit N       at most N rows (default 100; 0 = all)
 
-Newest first.  Times are shown in local time.
+    --full          every column (request and response JSON, ids, session...), not the compact view
+
+Newest first.  The compact default is what a person scans: the local time to the second, the
+model, the first line of the text, tokens (prompt+completion), cost, the error's first line and
+the cell (the `In[n]` it ran in), indexed by the run's id; `full=True` gives every stored column
+with exact timestamps.  Times are shown in local time.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ def parse_when(text: str, now: float | None = None) -> float:
 
 def history(model: str | None = None, grep: str | None = None, since: str | float | None = None,
             until: str | float | None = None, errors: bool = False, limit: int | None = DEFAULT_LIMIT,
-            settings: "Settings | None" = None) -> "pd.DataFrame":
-    """Past runs of this and earlier sessions as a DataFrame, newest first."""
+            full: bool = False, settings: "Settings | None" = None) -> "pd.DataFrame":
+    """Past runs of this and earlier sessions as a DataFrame, newest first: the compact view, or
+    every column with `full=True`."""
     import pandas as pd
 
     from ..core.settings import Settings
@@ -62,7 +68,34 @@ def history(model: str | None = None, grep: str | None = None, since: str | floa
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s", utc=True).dt.tz_convert(_local_zone())
     frame["cached"] = frame["cached"].astype(bool)
-    return frame
+    return frame if full else compact(frame)
+
+
+COMPACT_COLUMNS = ["time", "model", "text", "tokens", "cost", "error", "cell"]
+
+
+def compact(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """The default view of a full history frame (see the module docstring)."""
+    import pandas as pd
+
+    def first_line(value: Any) -> Any:
+        return str(value).strip().split("\n", 1)[0] if isinstance(value, str) else ""
+
+    def tokens(row: Any) -> str:
+        p, c = row["prompt_tokens"], row["completion_tokens"]
+        return "" if pd.isna(p) and pd.isna(c) else f"{'?' if pd.isna(p) else int(p)}+{'?' if pd.isna(c) else int(c)}"
+
+    view = pd.DataFrame({
+        "time": frame["created_at"].dt.floor("s").dt.tz_localize(None),  # local, to the second
+        "model": frame["model"],
+        "text": frame["text"].map(first_line),
+        "tokens": frame.apply(tokens, axis=1) if len(frame) else pd.Series(dtype=str),
+        "cost": frame["cost"],
+        "error": frame["error"].map(first_line),
+        "cell": frame["cell"].astype("Int64"),
+    }, columns=COMPACT_COLUMNS)
+    view.index = pd.Index(frame["id"], name="id")
+    return view
 
 
 def _where(model: str | None, grep: str | None, since: Any, until: Any, errors: bool) -> tuple[str, list[Any]]:

@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..core.shell import current_shell
+from ..core.shell import cell_number, current_shell
 from ..wire import answers
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def run_context() -> tuple[str | None, int | None, str | None]:
     notebook = cell = None
     if shell is not None:
         notebook = shell.user_ns.get("__session__") or shell.user_ns.get("__vsc_ipynb_file__")
-        cell = getattr(shell, "execution_count", None)
+        cell = cell_number(shell)  # the In[n] the user saw
     session = os.environ.get("JPY_SESSION_NAME")
     return (str(notebook) if notebook else session), cell, session
 

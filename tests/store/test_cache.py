@@ -26,7 +26,7 @@ def test_a_seeded_repeat_is_answered_from_history(server):
     assert again.text == first.text and again.runs[0].cached and not first.runs[0].cached
     assert again.runs[0].completion.cost == 0 and first.runs[0].completion.cost > 0
     assert "cached" in again.footer() and "cached" not in first.footer()
-    assert list(or_magic.history()["cached"]) == [True, False]  # the cached run is a row too
+    assert list(or_magic.history(full=True)["cached"]) == [True, False]  # the cached run is a row too
 
 
 def test_without_cache_or_with_a_different_body_a_new_call_is_made(server):

@@ -79,7 +79,8 @@ def test_magic_records_the_cell_and_history_subcommand_filters(shell, home):
     assert list(df["model"]) == ["test/error-429", "anthropic/claude-3.5-haiku", "openai/gpt-4o-mini"]
     assert list(shell.run("%openrouter history --model CLAUDE")["model"]) == ["anthropic/claude-3.5-haiku"]
     assert list(shell.run("%openrouter history --grep dogs")["model"]) == ["anthropic/claude-3.5-haiku"]
-    assert list(shell.run("%openrouter history --errors")["status"]) == [429]
+    assert list(shell.run("%openrouter history --errors --full")["status"]) == [429]
+    assert list(shell.run("%openrouter history --errors")["error"].str.slice(0, 8)) == ["HTTP 429"]
     assert len(shell.run("%openrouter history --limit 2")) == 2
     assert len(shell.run("%openrouter history --since 1h --until 2999-01-01")) == 3
     assert len(shell.run("%openrouter history --since 2999-01-01")) == 0
@@ -87,6 +88,39 @@ def test_magic_records_the_cell_and_history_subcommand_filters(shell, home):
         shell.run("%openrouter history --since yesterdayish")
     with pytest.raises(UsageError, match="unrecognized arguments"):
         shell.run("%openrouter history --colour red")
+
+
+def test_history_default_is_compact_and_full_gives_every_column(server, home):
+    or_magic.complete("first line\nsecond line", "openai/gpt-4o-mini", seed=1, max_tokens=4,
+                      system="ignored")
+    with pytest.raises(RateLimitError):
+        or_magic.complete("x", "test/error-429", max_tokens=2, settings=Settings(max_retries=0))
+    view = or_magic.history()
+    assert list(view.columns) == ["time", "model", "text", "tokens", "cost", "error", "cell"]
+    assert view.index.name == "id" and list(view.model) == ["test/error-429", "openai/gpt-4o-mini"]
+    done = view.iloc[1]
+    assert "\n" not in done.text and done.error == "" and done.tokens.count("+") == 1
+    assert done.time.microsecond == 0 and done.time.tzinfo is None  # local time to the second
+    assert view.iloc[0].error.startswith("HTTP 429") and "\n" not in view.iloc[0].error
+    full = or_magic.history(full=True)
+    assert {"request", "response", "created_at", "status", "session"} <= set(full.columns)
+    assert len(full.columns) > 15 and list(full.id) == list(view.index)
+    assert parse_filters("--full --limit 3") == {**parse_filters("--limit 3"), "full": True}
+
+
+def test_the_cell_column_is_the_in_number_the_user_saw(server, home):
+    """In a real kernel, as Jupyter numbers cells: In[2] records cell 2 (not 3)."""
+    import nbformat.v4 as v4
+    from nbclient import NotebookClient
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("%load_ext or_magic"), v4.new_code_cell("x = 1"),
+                                v4.new_code_cell("%%openrouter openai/gpt-4o-mini --max-tokens 2\nhi"),
+                                v4.new_code_cell("import or_magic; or_magic.complete('hi', 'openai/gpt-4o-mini', "
+                                                 "max_tokens=2, seed=[1, 2])")])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    shown = [nb.cells[2].execution_count, nb.cells[3].execution_count, nb.cells[3].execution_count]
+    assert shown == [3, 4, 4]
+    assert [r["cell"] for r in rows(home)] == shown
 
 
 def test_like_wildcards_in_filters_are_literal(server, home):

@@ -22,13 +22,29 @@ def in_kernel(shell: Any | None = None) -> bool:
 
 
 def cell_number(shell: Any | None = None) -> int | None:
-    """The `In[n]` of the cell now running, or None outside IPython.
+    """The `In[n]` of the cell now running, or None outside IPython or for a cell run without a
+    number (`store_history=False`, as nbval and `run_cell(..., store_history=False)` do).
 
-    IPython 9 increments `execution_count` just before it runs a cell, earlier versions just after,
-    so during a cell the count is n + 1 on 9 and n before it."""
+    IPython 9 increments `execution_count` just before it runs a numbered cell, earlier versions
+    just after, so during a cell the count is n + 1 on 9 and n before it."""
     shell = current_shell() if shell is None else shell
     count = getattr(shell, "execution_count", None)
-    if not isinstance(count, int):
+    if not isinstance(count, int) or not _numbered.get(id(shell), True):
         return None
     version = getattr(sys.modules.get("IPython"), "version_info", (0,))
     return count - 1 if version >= (9,) else count
+
+
+_numbered: dict[int, bool] = {}  # id(shell) -> whether the running cell has an In[n]
+
+
+def track_cells(shell: Any) -> None:
+    """Note, before each cell, whether it gets a number (see cell_number); idempotent."""
+    if id(shell) in _numbered:
+        return
+    _numbered[id(shell)] = True
+
+    def before(info: Any) -> None:
+        _numbered[id(shell)] = bool(getattr(info, "store_history", True))
+
+    shell.events.register("pre_run_cell", before)

@@ -54,9 +54,11 @@ class OpenRouterMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         if shell is not None:
+            from ..core.shell import track_cells
             from .shorterrors import install
 
             install(shell)
+            track_cells(shell)
 
     @validate("timeout", "connect_timeout")
     def _positive_seconds(self, proposal: Any) -> float:

@@ -74,7 +74,7 @@ def test_magic_records_the_cell_and_history_subcommand_filters(shell, home):
     shell.run("%config OpenRouterMagics.max_retries = 0")
     with pytest.raises(RateLimitError):
         shell.run("%%openrouter test/error-429 --max-tokens 4\nTell me about owls")
-    assert all(isinstance(r["cell"], int) for r in rows(home))
+    assert all(r["cell"] is None for r in rows(home))  # run_cell(store_history=False): no In[n] to name
     df = shell.run("%openrouter history")
     assert list(df["model"]) == ["test/error-429", "anthropic/claude-3.5-haiku", "openai/gpt-4o-mini"]
     assert list(shell.run("%openrouter history --model CLAUDE")["model"]) == ["anthropic/claude-3.5-haiku"]

@@ -68,7 +68,10 @@ class Result(LogprobViews):
         return top_logprobs_frame(self.runs, self.key_columns())
 
     def summary(self, by: str | Sequence[str] | None = None) -> "pd.DataFrame":
-        """Per swept-parameter group: runs, failed, distinct outputs, mean logprob, perplexity, cost, latency."""
+        """Per swept-parameter group: runs, failed, distinct outputs, mean logprob, perplexity, cost, latency.
+
+        By default the groups are the swept parameters other than `seed` and `sample` (the repeats
+        of a setting, pooled in each row); `by="seed"` or `by=["temperature", "seed"]` overrides."""
         from .summary import summarize
 
         return summarize(self.df, self.key_columns(), by)

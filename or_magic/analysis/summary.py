@@ -1,9 +1,10 @@
 """One-call summaries of a sweep: `result.summary(by=...)` and `result.plot(metric, x=...)`.
 
 Per-run logprob metrics (mean logprob, perplexity = exp(−mean logprob)) come from the runs
-table (metrics.py computes them).  The summary groups
-runs by the swept parameters (not by `sample`, which only repeats a point) and reports, per
-group: runs, failed, distinct outputs, mean logprob, perplexity, and mean tokens, cost and
+table (metrics.py computes them).  By default the summary groups runs by the swept parameters
+other than `seed` and `sample`: those are the repeats of a point (a sweep over seeds asks how
+much one setting varies), so grouping by them would give one row per run.  `by=` names the
+groups explicitly (`by="seed"` to compare seeds).  It reports, per group: runs, failed, distinct outputs, mean logprob, perplexity, and mean tokens, cost and
 latency.  Plotting uses matplotlib if it is installed; it is not a dependency of or_magic.
 """
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PER_RUN = ["mean_logprob", "perplexity"]
+REPEATS = ("seed", "sample")  # swept, but repetitions of one setting: not default groups
 METRICS = ["runs", "failed", "distinct_outputs", "mean_logprob", "perplexity", "completion_tokens",
            "cost", "latency"]
 PLOT_HINT = "plotting needs matplotlib: pip install matplotlib (or pip install 'or_magic[plot]')"
@@ -38,7 +40,7 @@ def _with_run_metrics(runs: "pd.DataFrame") -> "pd.DataFrame":
 
 def _group_columns(runs: "pd.DataFrame", key_columns: Sequence[str], by: str | Sequence[str] | None) -> list[str]:
     columns = [by] if isinstance(by, str) else list(by) if by is not None else [
-        a for a in key_columns if a != "sample"]
+        a for a in key_columns if a not in REPEATS]
     known = ["model", *key_columns, *runs.columns]
     unknown = [c for c in columns if c not in known]
     if unknown:
@@ -49,7 +51,7 @@ def _group_columns(runs: "pd.DataFrame", key_columns: Sequence[str], by: str | S
 def summarize(runs: "pd.DataFrame", key_columns: Sequence[str],
               by: str | Sequence[str] | None = None) -> "pd.DataFrame":
     """One row per group of the runs table `runs` (default: per combination of the swept
-    parameters among `key_columns`)."""
+    parameters among `key_columns` other than seed and sample; one row if there are none)."""
     import pandas as pd
 
     df = _with_run_metrics(runs)

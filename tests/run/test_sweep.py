@@ -251,9 +251,13 @@ def test_max_cost_stops_launching_once_spent(shell, server):
 # --- summaries -------------------------------------------------------------------------------
 def test_summary_by_parameter(shell, server):
     r = shell.run(f"%%openrouter {CHAT} -t 0,1 --seed 1,2 -n 2 --max-tokens 4 --top-logprobs 1\nhi")
-    table = r.summary()
+    # the default groups are the swept parameters but seed and sample (the repeats of a setting)
+    assert list(r.summary().columns[:2]) == ["temperature", "runs"] and list(r.summary().runs) == [4, 4]
+    table = r.summary(by=["temperature", "seed"])
     assert list(table.columns[:2]) == ["temperature", "seed"] and len(table) == 4
     assert (table.runs == 2).all() and (table.failed == 0).all()
+    only_seeds = shell.run(f"%%openrouter {CHAT} --seed 1,2,3 --max-tokens 2\nhi").summary()
+    assert len(only_seeds) == 1 and only_seeds.runs[0] == 3  # one setting, three repeats: one row
     by_t = r.summary(by="temperature").set_index("temperature")
     lp = r.logprobs
     per_run = lp.groupby("run").logprob.mean()
@@ -271,8 +275,11 @@ def test_plot_without_matplotlib_names_the_install(shell, server, monkeypatch):
     r = shell.run(f"%%openrouter {CHAT} -t 0,1 --max-tokens 1\nhi")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ConfigError, match=r"pip install matplotlib"):
+    with pytest.raises(ConfigError, match=r"pip install matplotlib") as err:
         r.plot("cost", x="temperature")
+    from or_magic.notebook.shorterrors import short_lines
+
+    assert short_lines(err.value)[0].endswith(": " + str(err.value)) and "\n" not in str(err.value)
     with pytest.raises(InvalidOption, match="plot metric 'bogus'"):
         r.plot("bogus")
 

@@ -57,11 +57,18 @@ class LogprobViews:
         picked = self._pick(runs or None)
         return render(picked, [run_label(r, self.key_columns()) for r in picked], top=top)
 
-    def wide(self, k: int | None = None) -> "pd.DataFrame":
-        """One row per token: run keys, position, token, prob, alt_1, alt_1_prob, ... alt_k, alt_k_prob."""
-        from .views import wide_frame
+    def wide(self, k: int | None = None, visible: bool = True) -> "pd.DataFrame":
+        """One row per token: run keys, position, token, prob, alt_1, alt_1_prob, ... alt_k, alt_k_prob.
 
-        return wide_frame(self.logprobs, self.top_logprobs, self.key_columns(), k)  # type: ignore[attr-defined]
+        A view: whitespace in the tokens is marked (␠ leading/trailing space, ↵ newline, ⇥ tab) and a
+        missing alternative is an empty cell; `visible=False` gives the exact tokens (None if missing)."""
+        from .views import wide_frame
+        from .whitespace import visible_columns
+
+        frame = wide_frame(self.logprobs, self.top_logprobs, self.key_columns(), k)  # type: ignore[attr-defined]
+        if not visible:
+            return frame
+        return visible_columns(frame, [c for c in frame.columns if c == "token" or _is_alt_token(c)])
 
     def heatmap(self, k: int | None = None) -> "Styler":
         """The wide view as a pandas Styler with probability cells shaded (red = unlikely)."""
@@ -96,3 +103,7 @@ class LogprobViews:
 
         picked = self._pick(runs or None)
         return divergence_frame(picked, [run_label(r, self.key_columns()) for r in picked])
+
+
+def _is_alt_token(column: str) -> bool:
+    return column.startswith("alt_") and not column.endswith("_prob")

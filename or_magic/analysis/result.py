@@ -128,7 +128,7 @@ class Result(LogprobViews):
     def _plain(self) -> str:
         body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
         if self.choice_labels:
-            body = self.choices.to_string(max_colwidth=40)
+            body = self._choices_view().to_string(max_colwidth=40)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -138,17 +138,33 @@ class Result(LogprobViews):
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:
-            body = self.choices.to_html(max_rows=50, notebook=True)
+            body = self._choices_view().to_html(max_rows=50, notebook=True)
         notes = "".join(f"<br>note: {html.escape(n)}" for n in self.notes)
         return f'{body}<div style="color: #888; font-size: 85%">{html.escape(self.footer())}{notes}</div>'
 
     def _table(self) -> "pd.DataFrame":
-        """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error."""
-        df = self.df
-        shown = ["run", *self.key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
+        """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error.
+
+        The run number is the index (not also a `run` column), whitespace in the text is marked and
+        what is missing is an empty cell, not `None`/`NaN` noise."""
+        from .whitespace import visible_columns
+
+        df = self.df.set_index("run") if "run" in self.df.columns else self.df
+        shown = [*self.key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
         table = df[[c for c in shown if c in df.columns]].copy()
         table["text"] = table["text"].str.slice(0, 60)
+        table = visible_columns(table, ["text", "finish_reason", "error"])
+        if "completion_tokens" in table.columns:
+            table["completion_tokens"] = table["completion_tokens"].map(lambda n: "" if n != n or n is None else int(n))
+        if "cost" in table.columns:
+            table["cost"] = table["cost"].astype(object).where(table["cost"].notna(), "")
+        table.index.name = None  # the index is the run number; a named index adds a header row
         return table
+
+    def _choices_view(self) -> "pd.DataFrame":
+        from .whitespace import visible_columns
+
+        return visible_columns(self.choices, ["tokens"])
 
 
 def compare(*items: "Result | Run") -> "pd.DataFrame":

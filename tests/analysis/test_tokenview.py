@@ -92,7 +92,7 @@ def test_prob_color_scale():
 
 
 def test_wide_view_one_row_per_position():
-    wide = result_of(chat_raw(HI)).wide()
+    wide = result_of(chat_raw(HI)).wide(visible=False)
     assert list(wide.columns) == ["run", "position", "token", "prob", "alt_1", "alt_1_prob", "alt_2", "alt_2_prob",
                                   "alt_3", "alt_3_prob"]
     assert list(wide.alt_1) == ["Hi", " you", None] and list(wide.alt_3) == [None, " all", None]
@@ -103,8 +103,30 @@ def test_wide_view_one_row_per_position():
 
 def test_wide_view_of_a_sweep_keeps_runs_apart():
     result = result_of(chat_raw(HI), chat_raw([entry("x", 0.4, [("y", 0.5), ("x", 0.4)])]), axis="seed")
-    wide = result.wide()
+    wide = result.wide(visible=False)
     assert list(wide.seed) == [0, 0, 0, 1] and list(wide.alt_1) == ["Hi", " you", None, "y"]
+
+
+SPACEY = [entry(" is", 0.5, [(" is", 0.5), ("is", 0.3), ("\n", 0.1), ("\t ", 0.05)]),
+          entry("\n", 0.6, [("\n", 0.6), ("  ", 0.2)])]
+
+
+def test_whitespace_is_visible_in_the_wide_view_and_heatmap_but_the_data_stays_exact():
+    result = result_of(chat_raw(SPACEY))
+    wide = result.wide()
+    assert list(wide.token) == ["␠is", "↵"]
+    assert list(wide.alt_1) == ["␠is", "↵"] and list(wide.alt_2) == ["is", "␠␠"]
+    assert list(wide.alt_4) == ["⇥␠", ""]  # a missing alternative is an empty cell, not None
+    assert list(result.logprobs.token) == [" is", "\n"]  # the tables keep the exact strings
+    html = result.heatmap().to_html()
+    assert "␠is" in html and "↵" in html and "⇥␠" in html and "None" not in html
+
+
+def test_visible_marks_only_edge_spaces():
+    from or_magic.analysis.whitespace import visible
+
+    assert visible(" a b ") == "␠a b␠" and visible("a\r\nb\tc") == "a↵b⇥c" and visible("   ") == "␠␠␠"
+    assert visible("") == "" and visible(None) is None
 
 
 def test_heatmap_shades_probability_cells():

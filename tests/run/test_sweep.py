@@ -424,3 +424,14 @@ def test_bar_and_footer_read_the_same_cost(server):
             server.usage_style = "after_finish"
         assert format_cost(seen.cost) in r.footer()
         assert ("cost n/a" in r.footer()) == (style == "no_cost")
+
+
+def test_displayed_sweep_table_has_no_none_noise_no_run_column_and_visible_whitespace(server):
+    r = complete("hi", [CHAT, "test/error-400"], seed=[1, 2], max_tokens=3, progress=False)
+    shown, page = pretty(r), r._repr_html_()
+    assert "None" not in shown and "NaN" not in shown and "None" not in page and "NaN" not in page
+    assert "<th>run</th>" not in page and not shown.splitlines()[0].split()[0] == "run"
+    texts = [t for t in r.df.text if t]
+    assert texts and all(t.startswith(" ") for t in texts)  # the fake server's tokens begin with a space
+    assert all(f"␠{t[1:20]}" in page for t in texts)
+    assert r.df.error.isna().sum() == 2  # the data keeps its missing values; only the view is blank

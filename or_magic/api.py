@@ -173,7 +173,9 @@ def models(search: str | None = None, settings: Settings | None = None) -> "pd.D
     data = client_for(settings or Settings()).get("/models").get("data") or []
     rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
     columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["total"] = len(data)  # how many the server has, for "no match among N models"
+    return frame
 
 
 def _matches(model: dict[str, Any], search: str | None) -> bool:

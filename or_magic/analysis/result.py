@@ -134,7 +134,7 @@ class Result(LogprobViews):
 
     def _repr_html_(self) -> str:
         if len(self.runs) == 1:
-            body = f'<div style="white-space: pre-wrap">{html.escape(self.text)}</div>'
+            body = text_html(self.text)
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:
@@ -165,6 +165,11 @@ class Result(LogprobViews):
         from .whitespace import visible_columns
 
         return visible_columns(self.choices, ["tokens"])
+
+
+def text_html(text: str) -> str:
+    """A completion's text as HTML: the final rendering and the live stream share it (one font)."""
+    return f'<div style="white-space: pre-wrap">{html.escape(text)}</div>'
 
 
 def compare(*items: "Result | Run") -> "pd.DataFrame":

@@ -22,6 +22,7 @@ import sys
 import time
 from typing import Any, Callable
 
+from ..analysis.result import text_html
 from ..core.shell import in_kernel
 
 MAX_UPDATES_PER_SECOND = 15
@@ -96,7 +97,9 @@ class KernelBackend:
             # Created empty and filled by updates: tools that record only display_data and
             # execute_result messages (nbval) then see nothing but the final result.
             self._id = self._display({}, raw=True, display_id=True).display_id
-        self._update({"text/plain": text}, raw=True, display_id=self._id)
+        # The same HTML as the finished result's (text_html), so the font and wrapping do not
+        # jump from monospace to proportional when the stream ends.
+        self._update({"text/plain": text, "text/html": text_html(text)}, raw=True, display_id=self._id)
 
     def finish(self, result: Any, shown: str) -> None:
         # Cleared when the next output (the result's execute_result) arrives: no flicker, and

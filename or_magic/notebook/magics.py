@@ -120,7 +120,12 @@ class OpenRouterMagics(Magics):
         command, _, rest = line.strip().partition(" ")
         try:
             if command == "models":
-                return api.models(rest.strip() or None, self.settings())
+                found = api.models(rest.strip() or None, self.settings())
+                if found.empty and rest.strip():  # not an empty table with a bare header
+                    print(f"no model matches {rest.strip()!r} among the {found.attrs.get('total', 0)} models of "
+                          f"{self.settings().resolved_base_url()}; try fewer words, or %openrouter models for all")
+                    return None
+                return found
             if command == "key":
                 return api.key_info(self.settings())
             if command == "history":

@@ -163,11 +163,17 @@ def test_app_attribution_headers(shell, server):
     assert server.last.headers["x-title"] == "Course notebook"
 
 
-def test_models_and_key_subcommands(shell, server):
+def test_models_and_key_subcommands(shell, server, capsys):
     df = shell.run("%openrouter models gpt")
     assert list(df.columns) == ["id", "name", "context_length", "prompt_per_m", "completion_per_m",
                                 "supported_parameters"]
     assert INSTRUCT in set(df.id) and all("gpt" in (i + n).lower() for i, n in zip(df.id, df.name))
+    everything = shell.run("%openrouter models")
+    capsys.readouterr()
+    assert shell.run("%openrouter models no-such-model-xyz") is None
+    said = capsys.readouterr().out.strip()
+    assert said.startswith("no model matches 'no-such-model-xyz' among the ")
+    assert f" {len(everything)} models of " in said and "%openrouter models for all" in said
     key = shell.run("%openrouter key")
     assert "usage" in key.index and "limit" in key.index
     assert FAKE_KEY not in repr(key)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from or_magic import complete
-from or_magic.analysis.result import Result
+from or_magic.analysis.result import Result, text_html
 from or_magic.api import client_for
 from or_magic.core.errors import (
     APIError,
@@ -265,9 +265,14 @@ def test_kernel_backend_creates_an_empty_display_fills_it_and_clears_at_the_end(
     live("lo")
     live.finish(object())
     assert calls == [("display", {}, {"raw": True, "display_id": True}),
-                     ("update", {"text/plain": "Hel"}, {"raw": True, "display_id": "abc"}),
-                     ("update", {"text/plain": "Hello"}, {"raw": True, "display_id": "abc"}),
+                     ("update", {"text/plain": "Hel", "text/html": text_html("Hel")}, {"raw": True, "display_id": "abc"}),
+                     ("update", {"text/plain": "Hello", "text/html": text_html("Hello")},
+                      {"raw": True, "display_id": "abc"}),
                      ("clear", {"wait": True})]
+    # live and final renderings are the same markup (same font and wrapping), text escaped
+    final = complete("hi", CHAT, max_tokens=3, seed=1)._repr_html_()
+    assert final.startswith(text_html(final.split(">", 1)[1].split("</div>", 1)[0]))
+    assert text_html("<b>") == '<div style="white-space: pre-wrap">&lt;b&gt;</div>'
 
 
 def test_terminal_magic_shows_text_once_then_the_footer(shell, server, capsys):

@@ -170,6 +170,9 @@ class RunLog:
     def add(self, values: Mapping[str, Any], result: "Result | None" = None,
             error: BaseException | None = None, seconds: float | None = None) -> dict[str, Any]:
         row = {"run": len(self.rows) + 1, **{k: values.get(k) for k in ("model", *CONTROLLED)}}
+        answered = [r.completion.model for r in result.runs if r.completion and r.completion.model] if result else []
+        if answered:  # the model that answered, as the footer shows (openrouter/auto, a local server)
+            row["model"] = answered[0]
         row.update(_outcome(result, error))
         row["seconds"] = None if seconds is None else round(seconds, 3)
         self.rows.append(row)
@@ -185,10 +188,13 @@ class RunLog:
         """The table shown under the controls (latest run first)."""
         if not self.rows:
             return ""
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS if c != "error")
+        # Header words spaced ("completion tokens") and padded cells: without a notebook's table
+        # CSS (widget HTML gets none) the headers otherwise run together.
+        head = "".join(f'<th style="{_CELL}">{html.escape(c.replace("_", " "))}</th>' for c in self.COLUMNS
+                       if c != "error")
         body = "".join(_html_row(row, self.COLUMNS) for row in reversed(self.rows))
-        return (f'<table class="or-magic-runs" style="font-size: 85%"><thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table>")
+        return (f'<table class="or-magic-runs" style="font-size: 85%; border-collapse: collapse">'
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, Any]:
@@ -204,6 +210,9 @@ def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, 
             "cost": usage.cost, "error": "; ".join(failed) or None}
 
 
+_CELL = "padding: 2px 8px; text-align: left; border-bottom: 1px solid #eee"
+
+
 def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
     cells = []
     for name in columns:
@@ -213,7 +222,7 @@ def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
         if name == "text" and row.get("error"):
             value = f"error: {row['error']}"
         shown = format_cost(value) if name == "cost" and row.get("error") is None else value
-        cells.append(f"<td>{html.escape('' if shown is None else str(shown))}</td>")
+        cells.append(f'<td style="{_CELL}">{html.escape("" if shown is None else str(shown))}</td>')
     return "<tr>" + "".join(cells) + "</tr>"
 
 

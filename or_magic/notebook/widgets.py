@@ -33,7 +33,8 @@ def _slider(name: str, start: float | None) -> w.FloatSlider:
         low = min(low, start)  # a valid value from the line below one step (top_p 0.01) is kept, not clamped
     value = REST_POSITION[name] if start is None else start
     return w.FloatSlider(value=value, min=low, max=param.high, step=SLIDER_STEP, description=name,
-                         readout_format=".2f", continuous_update=False, style=_STYLE)
+                         readout_format=".2f", continuous_update=False, style=_STYLE,
+                         layout=w.Layout(width="420px"))  # the default track is ~120 px: too coarse to aim
 
 
 def _int_box(name: str) -> w.IntText:

@@ -184,7 +184,18 @@ def test_runs_table_lists_every_run(server):
     assert runs["text"][2] == " ".join(panel.text.split())  # three tokens: fewer than the preview's words
     assert all(len(t.split()) <= RunLog.PREVIEW_WORDS + 1 for t in runs["text"])
     table = panel.table.value
-    assert table.count("<tr>") == 1 + 3 and "completion_tokens" in table and "$" in table
+    assert table.count("<tr>") == 1 + 3 and "completion tokens</th>" in table and "$" in table
+    assert "padding" in table  # readable headers: spaced words, padded cells
+
+
+def test_runs_table_shows_the_model_that_answered_and_sliders_are_wide():
+    from tests.inspect_helpers import HI, chat_raw, result_of
+
+    raw = {**chat_raw(HI), "model": "mistralai/mistral-7b"}  # as openrouter/auto answers
+    row = RunLog().add({"model": "openrouter/auto"}, result_of(raw))
+    assert row["model"] == "mistralai/mistral-7b"
+    panel = or_magic.panel("Name a colour.", model=CHAT, run=False)
+    assert int(panel.values_widgets["temperature"].layout.width.rstrip("px")) >= 300
 
 
 def test_auto_run_is_debounced(server, timers):

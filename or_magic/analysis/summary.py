@@ -4,7 +4,8 @@ Per-run logprob metrics (mean logprob, perplexity = exp(−mean logprob)) come f
 table (metrics.py computes them).  By default the summary groups runs by the swept parameters
 other than `seed` and `sample`: those are the repeats of a point (a sweep over seeds asks how
 much one setting varies), so grouping by them would give one row per run.  `by=` names the
-groups explicitly (`by="seed"` to compare seeds).  It reports, per group: runs, failed, distinct outputs, mean logprob, perplexity, and mean tokens, cost and
+groups explicitly (`by="seed"` to compare seeds).  It reports, per group: runs, failed,
+distinct outputs, mean logprob, perplexity, and mean tokens, cost and
 latency.  Plotting uses matplotlib if it is installed; it is not a dependency of or_magic.
 """
 

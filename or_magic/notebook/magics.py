@@ -142,6 +142,7 @@ class OpenRouterMagics(Magics):
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
-    "[--errors] [--limit N] [--full] shows past runs, newest first (compact; --full: every column).\nSettings: %config OpenRouterMagics (model, base_url, "
+    "[--errors] [--limit N] [--full] shows past runs, newest first (compact; --full: every column).\n"
+    "Settings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
     "history, history_path, cache, short_errors).")

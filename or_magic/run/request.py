@@ -153,7 +153,8 @@ class Usage:
     def tokens_text(self) -> str:
         """`12+90 tokens`, marked when the completion count is the streamed one."""
         if self.counted:
-            return f"{self.prompt_tokens or '?'}+{self.completion_tokens} tokens (counted from the stream: no usage sent)"
+            prompt = self.prompt_tokens or "?"
+            return f"{prompt}+{self.completion_tokens} tokens (counted from the stream: no usage sent)"
         return f"{self.prompt_tokens}+{self.completion_tokens} tokens"
 
 

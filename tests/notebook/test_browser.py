@@ -35,6 +35,7 @@ TOKEN = "or-magic-browser-test"
 MODEL = "openai/gpt-4o-mini"
 PROMPT = "Name a colour."
 STREAM = default_stream_fields()  # the setting's default decides
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 WAIT_MS = 120_000  # generous: JupyterLab, a kernel and ipywidgets load on a shared 2-core machine
 
 
@@ -75,11 +76,16 @@ def _status_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def jupyterlab(tmp_path: Path) -> Iterator[str]:
-    """JupyterLab serving a temporary directory with the test notebook; yields its base URL."""
+def jupyterlab(tmp_path: Path, examples: bool = False) -> Iterator[str]:
+    """JupyterLab serving a temporary directory with the test notebook (or copies of the example
+    notebooks); yields its base URL."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    _write_notebook(notebooks / "widgets.ipynb")
+    if examples:
+        for path in EXAMPLES:
+            shutil.copy(path, notebooks / path.name)
+    else:
+        _write_notebook(notebooks / "widgets.ipynb")
     port = _free_port()
     # Settings, workspaces and runtime files of this JupyterLab stay in the temp dir.
     isolated = {name: str(tmp_path / name.lower()) for name in
@@ -216,3 +222,40 @@ def drive_the_panel(page: Any, lab: str, server: Any) -> None:
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "widgets-panel.png"), full_page=True)
     assert page.locator(".or-magic-error").count() == 0
+
+
+def test_each_example_notebook_runs_in_jupyterlab_and_is_screenshotted(tmp_path, server):
+    """Run All in the browser, as a person would; a screenshot per notebook goes to test-artifacts/
+    (look at them: that is the point), and no cell may show an error it does not expect."""
+    require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with jupyterlab(tmp_path, examples=True) as lab, chromium() as browser:
+        for path in EXAMPLES:
+            # tall, so JupyterLab renders (and the screenshot holds) every cell
+            page = browser.new_page(viewport={"width": 1280, "height": 7000})
+            page.set_default_timeout(WAIT_MS)
+            try:
+                run_all(page, lab, path.name)
+                errors = page.locator(".jp-Cell:not(.jp-mod-noOutputs) .jp-RenderedText[data-mime-type="
+                                      "'application/vnd.jupyter.stderr']").all_inner_texts()
+                unexpected = [e for e in errors if "Error" in e and "--temperature 3: must be [0, 2]" not in e]
+                assert not unexpected, f"{path.name}: {unexpected}"
+                assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                                    " .ansi-red-fg").count() == 0 or path.name == "quickstart.ipynb"
+            finally:
+                page.screenshot(path=str(ARTIFACTS / f"notebook-{path.stem}.png"), full_page=True)
+                page.close()
+
+
+def run_all(page: Any, lab: str, name: str) -> None:
+    page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
+    page.evaluate("() => window.jupyterapp.commands.execute('editmenu:clear-all')")
+    # resolves when every cell has run (a raises-exception cell does not stop the run)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+                           " === 'idle'")
+    page.wait_for_timeout(1500)  # let the last outputs paint before the screenshot (not an assertion)

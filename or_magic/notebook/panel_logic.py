@@ -190,10 +190,10 @@ class RunLog:
             return ""
         # Header words spaced ("completion tokens") and padded cells: without a notebook's table
         # CSS (widget HTML gets none) the headers otherwise run together.
-        head = "".join(f'<th style="{_CELL}">{html.escape(c.replace("_", " "))}</th>' for c in self.COLUMNS
-                       if c != "error")
+        head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in self.COLUMNS if c != "error")
         body = "".join(_html_row(row, self.COLUMNS) for row in reversed(self.rows))
-        return (f'<table class="or-magic-runs" style="font-size: 85%; border-collapse: collapse">'
+        return (f"<style>{_CELLS}</style>"
+                f'<table class="or-magic-runs" style="font-size: 85%; border-collapse: collapse">'
                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
@@ -210,7 +210,7 @@ def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, 
             "cost": usage.cost, "error": "; ".join(failed) or None}
 
 
-_CELL = "padding: 2px 8px; text-align: left; border-bottom: 1px solid #eee"
+_CELLS = ".or-magic-runs th, .or-magic-runs td { padding: 2px 8px; text-align: left; border-bottom: 1px solid #eee }"
 
 
 def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
@@ -222,7 +222,7 @@ def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
         if name == "text" and row.get("error"):
             value = f"error: {row['error']}"
         shown = format_cost(value) if name == "cost" and row.get("error") is None else value
-        cells.append(f'<td style="{_CELL}">{html.escape("" if shown is None else str(shown))}</td>')
+        cells.append(f"<td>{html.escape('' if shown is None else str(shown))}</td>")
     return "<tr>" + "".join(cells) + "</tr>"
 
 

@@ -244,11 +244,14 @@ def test_each_example_notebook_runs_in_jupyterlab_and_is_screenshotted(tmp_path,
                                     " .ansi-red-fg").count() == 0 or path.name == "quickstart.ipynb"
             finally:
                 page.screenshot(path=str(ARTIFACTS / f"notebook-{path.stem}.png"), full_page=True)
+                # the next notebook gets the CPU: stop this one's kernel
+                page.evaluate("() => window.jupyterapp.shell.currentWidget?.sessionContext?.shutdown()")
                 page.close()
 
 
 def run_all(page: Any, lab: str, name: str) -> None:
-    page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}")
+    # a fresh workspace per notebook: only this notebook's tab is open (no hidden cells of others)
+    page.goto(f"{lab}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext"

@@ -42,6 +42,9 @@ def test_cell_magics_come_first_and_scripted_models_say_why_they_are_skipped(pat
         assert not any(line.startswith("%%") for line in lines[1:]), f"{path.name}: {cell.source[:60]!r}"
         if SCRIPTED.search(cell.source) and "test/nologprobs" not in cell.source:
             assert "skipped: only the test server" in cell.source, f"{path.name}: {cell.source[:60]!r}"
+            # saved from the test server: there the cell shows its scripted error, not the skip line
+            shown = "".join(o.get("text", "") for o in cell.outputs)
+            assert "skipped" not in shown and "HTTP 4" in shown, f"{path.name}: {shown!r}"
 
 
 def test_the_quickstart_error_cell_fails_with_the_range_error_it_promises(server):

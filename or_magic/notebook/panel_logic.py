@@ -192,9 +192,9 @@ class RunLog:
         # CSS (widget HTML gets none) the headers otherwise run together.
         head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in self.COLUMNS if c != "error")
         body = "".join(_html_row(row, self.COLUMNS) for row in reversed(self.rows))
-        return (f"<style>{_CELLS}</style>"
+        return (f'<style>{_CELLS}</style><div style="overflow-x: auto">'
                 f'<table class="or-magic-runs" style="font-size: 85%; border-collapse: collapse">'
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, Any]:
@@ -210,7 +210,11 @@ def _outcome(result: "Result | None", error: BaseException | None) -> dict[str, 
             "cost": usage.cost, "error": "; ".join(failed) or None}
 
 
-_CELLS = ".or-magic-runs th, .or-magic-runs td { padding: 2px 8px; text-align: left; border-bottom: 1px solid #eee }"
+# Headers and numbers on one line, only the text preview wraps, and a wide table scrolls inside the
+# panel instead of being cut off at its right edge.
+_CELLS = (".or-magic-runs th, .or-magic-runs td { padding: 2px 8px; text-align: left; vertical-align: top;"
+          " border-bottom: 1px solid #eee; white-space: nowrap; line-height: 1.35 }"
+          " .or-magic-runs td.or-magic-text { white-space: normal; min-width: 16em; max-width: 28em }")
 
 
 def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
@@ -222,7 +226,8 @@ def _html_row(row: Mapping[str, Any], columns: list[str]) -> str:
         if name == "text" and row.get("error"):
             value = f"error: {row['error']}"
         shown = format_cost(value) if name == "cost" and row.get("error") is None else value
-        cells.append(f"<td>{html.escape('' if shown is None else str(shown))}</td>")
+        kind = ' class="or-magic-text"' if name == "text" else ""
+        cells.append(f"<td{kind}>{html.escape('' if shown is None else str(shown))}</td>")
     return "<tr>" + "".join(cells) + "</tr>"
 
 

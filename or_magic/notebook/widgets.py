@@ -34,7 +34,8 @@ def _slider(name: str, start: float | None) -> w.FloatSlider:
     value = REST_POSITION[name] if start is None else start
     return w.FloatSlider(value=value, min=low, max=param.high, step=SLIDER_STEP, description=name,
                          readout_format=".2f", continuous_update=False, style=_STYLE,
-                         layout=w.Layout(width="420px"))  # the default track is ~120 px: too coarse to aim
+                         # the default track is ~120 px, too coarse to aim; fixed, not shrunk by the row
+                         layout=w.Layout(width="380px", flex="0 0 auto"))
 
 
 def _int_box(name: str) -> w.IntText:
@@ -111,7 +112,8 @@ class Panel:
         return [self.values_widgets[name], self.unset[name]]
 
     def _row(self, *names: str) -> w.HBox:
-        return w.HBox([part for name in names for part in self._pair(name)])
+        # wraps rather than squeezing the sliders when the output area is narrow
+        return w.HBox([part for name in names for part in self._pair(name)], layout=w.Layout(flex_flow="row wrap"))
 
     def _model_ids(self, current: str) -> list[str]:
         """Ids from the server's /models, the current model first; just the current one if that fails."""

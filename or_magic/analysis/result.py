@@ -155,7 +155,8 @@ class Result(LogprobViews):
         table["text"] = table["text"].str.slice(0, 60)
         table = visible_columns(table, ["text", "finish_reason", "error"])
         if "completion_tokens" in table.columns:
-            table["completion_tokens"] = table["completion_tokens"].map(lambda n: "" if n != n or n is None else int(n))
+            table["completion_tokens"] = table["completion_tokens"].map(
+                lambda n: "" if n is None or n != n else int(n))
         if "cost" in table.columns:
             table["cost"] = table["cost"].astype(object).where(table["cost"].notna(), "")
         table.index.name = None  # the index is the run number; a named index adds a header row

@@ -10,13 +10,15 @@ from __future__ import annotations
 import fnmatch
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..core.errors import InvalidOption, ORMagicError
 from ..core.params import CHAT, COMPLETIONS, ENDPOINTS
-from ..wire.logprobs import TokenLogprobs
-from ..wire.response import Completion
 from .prompt import chat_messages, completion_prompt
+
+if TYPE_CHECKING:  # types only: the magic line is parsed (through grid.py) without loading the wire layer
+    from ..wire.logprobs import TokenLogprobs
+    from ..wire.response import Completion
 
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5

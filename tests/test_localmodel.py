@@ -132,7 +132,13 @@ def test_server_command_xllamacpp_and_user_binary(tmp_path: Path) -> None:
 def test_threads_and_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OR_MAGIC_THREADS", raising=False)
     monkeypatch.delenv("OR_MAGIC_PARALLEL", raising=False)
-    assert lm.default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(lserver.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(lserver.os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert lm.default_threads() == 2  # all cores of an idle machine
+    monkeypatch.setattr(lserver.os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert lm.default_threads() == 1  # one core is taken by other work
+    monkeypatch.setattr(lserver.os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert lm.default_threads() == 1
     assert lm.default_threads(3) == 3 and lm.default_slots() == 4 and lm.default_slots(2) == 2
     monkeypatch.setenv("OR_MAGIC_THREADS", "1")
     monkeypatch.setenv("OR_MAGIC_PARALLEL", "6")

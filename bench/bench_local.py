@@ -1,7 +1,7 @@
 """Measurement: tokens per second on the real local model (llama.cpp's server from the xllamacpp
 wheel + SmolLM2-135M-Instruct), through or_magic's complete() and through a raw httpx call.
 
-One local server (or_magic.local, 4 slots, all cores) answers both subjects the same chat body:
+One local server (or_magic.local, 4 slots, the free cores) answers both subjects the same chat body:
 64 tokens at temperature 0 with `ignore_eos`, so every run decodes exactly 64 tokens. Rounds
 alternate the subjects. tokens/s = completion tokens / wall time of the call; the ratio column is
 or_magic's share of the raw speed (1.00x = no overhead). The model is fetched once if missing.

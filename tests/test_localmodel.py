@@ -178,6 +178,15 @@ def test_early_exit_error(cache: Path) -> None:
             pass
 
 
+def test_missing_xllamacpp_is_a_clear_error(cache: Path) -> None:
+    hide = ("import sys; sys.modules['xllamacpp'] = None; from or_magic.local.xserver import main; "
+            "sys.exit(main(['--model', 'm.gguf', '--port', '1']))")
+    with pytest.raises(lm.LocalModelError, match=r"exited with code 2 .*xllamacpp is not installed.*"
+                                                 r"pip install 'or_magic\[local\]'"):
+        with lm.run_server([sys.executable, "-c", hide], lm.pick_port(), timeout=20.0):
+            pass
+
+
 FAKE_SERVER = textwrap.dedent("""
     import http.server, os, sys
     port = int(sys.argv[sys.argv.index("--port") + 1])

@@ -1,12 +1,17 @@
-"""End-to-end tier (`make e2e`): or_magic against a REAL local model (llama.cpp + Gemma 3 270M).
+"""End-to-end tier (`make e2e`): or_magic against a REAL local model (llama.cpp's server from the
+xllamacpp wheel + SmolLM2-135M-Instruct).
 
 These check properties a scripted server cannot fake: temperature 0 and a fixed seed repeat,
 a higher temperature gives more distinct outputs, each position's alternatives are a real
-distribution, and the chosen token's logprob matches its own entry among the alternatives.
+distribution, and the chosen token's logprob matches its own entry among the alternatives; a
+`json_schema` answer parses and fits its schema; a simple factual question gets the right word.
+Both endpoints are covered: the instruct model name sends requests to /completions, and
+`endpoint="chat"` to /chat/completions.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -27,12 +32,32 @@ def local(local_base_url: str) -> Settings:
     return Settings(base_url=local_base_url, model="openai/gpt-3.5-turbo-instruct", max_retries=1)
 
 
-def test_temperature_zero_and_fixed_seed_repeat(local):
-    first = complete(PROMPT, settings=local, temperature=0, max_tokens=12)
-    again = complete(PROMPT, settings=local, temperature=0, max_tokens=12)
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_temperature_zero_and_fixed_seed_repeat(local, endpoint):
+    first = complete(PROMPT, settings=local, endpoint=endpoint, temperature=0, max_tokens=12)
+    again = complete(PROMPT, settings=local, endpoint=endpoint, temperature=0, max_tokens=12)
     assert first.text and first.text == again.text
-    seeded = [complete(PROMPT, settings=local, temperature=1, seed=7, max_tokens=12).text for _ in range(2)]
+    seeded = [complete(PROMPT, settings=local, endpoint=endpoint, temperature=1, seed=7, max_tokens=12).text
+              for _ in range(2)]
     assert seeded[0] == seeded[1]
+
+
+def test_chat_answers_a_simple_question(local):
+    r = complete("What is the capital of France? Answer in one word.", settings=local, endpoint="chat",
+                 temperature=0, max_tokens=16)
+    assert "Paris" in r.text
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+          "required": ["city", "population"], "additionalProperties": False}
+
+
+def test_json_schema_answer_parses_and_fits(local):
+    r = complete("Name a large city and its population, as JSON.", settings=local, endpoint="chat",
+                 temperature=0, max_tokens=60, response_format=json.dumps(SCHEMA))
+    answer = json.loads(r.text)
+    assert set(answer) == set(SCHEMA["required"])
+    assert isinstance(answer["city"], str) and answer["city"] and isinstance(answer["population"], int)
 
 
 def test_temperature_sweep_more_distinct_when_hotter(local):
@@ -59,9 +84,11 @@ def test_logprob_tables_are_a_real_distribution(local, endpoint):
             == top[top["rank"] == 1].merge(tokens, on=["run", "position"]).token_y).all()
 
 
-def test_streamed_equals_unstreamed(local):
-    streamed = complete(PROMPT, settings=local, temperature=0, max_tokens=10, stream=True, top_logprobs=3)
-    plain = complete(PROMPT, settings=local, temperature=0, max_tokens=10, stream=False, top_logprobs=3)
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_streamed_equals_unstreamed(local, endpoint):
+    kw = dict(settings=local, endpoint=endpoint, temperature=0, max_tokens=10, top_logprobs=3)
+    streamed = complete(PROMPT, stream=True, **kw)
+    plain = complete(PROMPT, stream=False, **kw)
     assert streamed.text == plain.text
     assert list(streamed.logprobs.token) == list(plain.logprobs.token)
 

@@ -76,7 +76,8 @@ class SchemaSpec:
 
 def parse_concise(spec: str, flag: str = "--schema") -> dict[str, Any]:
     """A concise field list as a strict JSON object schema; one-line InvalidOption on a bad field."""
-    parts = spec.splitlines() if "\n" in spec.strip() else spec.split(",")
+    # "\n" only: splitlines() would also split on \x85 or \u2028 inside a description
+    parts = spec.split("\n") if "\n" in spec.strip() else spec.split(",")
     properties: dict[str, Any] = {}
     for part in parts:
         if not part.strip():
@@ -128,7 +129,7 @@ def resolve_schema(spec: Any, namespace: Mapping[str, Any], multi: bool = False)
         if text.startswith("@"):
             name = Path(text[1:]).stem
             schema = _json(flag, text, _read(flag, text[1:]))
-        elif text.startswith("{"):
+        elif text.startswith(("{", "[")):
             schema = _json(flag, text, text)
         elif _NAME.match(text) and text in namespace:
             name = text

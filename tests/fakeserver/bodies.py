@@ -176,15 +176,14 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
         n_top = None
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
     stops = _stops(body)
-    gen_id = new_gen_id()
-    gen, calls = structured_generation(endpoint, body, model, key, gen_id)
+    gen, calls = structured_generation(endpoint, body, model, key)
     if gen is None:
         gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=stops,
                        sampler=_sampler(body, model, key))
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
-    return Job(endpoint, model, entry, gen_id, int(time.time()), body.get("stream") is True,
+    return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
                chars, prompt_tokens, style, gen, calls)
 

@@ -102,7 +102,7 @@ def _break(value: Any, schema: dict, kinds: set[str]) -> str:
     return text[: max(1, len(text) // 2)] if "invalid_json" in kinds else text
 
 
-def tool_calls(body: dict, rng: random.Random, prompt_key: str, gen_id: str) -> list[dict] | None:
+def tool_calls(body: dict, rng: random.Random, prompt_key: str) -> list[dict] | None:
     """The tool calls this request gets, or None for a text answer."""
     tools = [t for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)]
     choice = body.get("tool_choice", "auto")
@@ -122,7 +122,7 @@ def tool_calls(body: dict, rng: random.Random, prompt_key: str, gen_id: str) -> 
     for i, tool in enumerate(chosen):
         params = tool["function"].get("parameters") or {"type": "object", "properties": {}}
         arguments = json.dumps(value_for(params, rng, params), ensure_ascii=False)
-        calls.append({"id": f"call_{gen_id[-8:]}{i}", "type": "function",
+        calls.append({"id": f"call_{rng.getrandbits(64):016x}", "type": "function",
                       "function": {"name": tool["function"].get("name"),
                                    "arguments": arguments[:-1] if bad else arguments}})
     return calls
@@ -141,14 +141,14 @@ def tool_call_deltas(calls: list[dict]) -> list[list[dict]]:
     return deltas
 
 
-def structured_generation(endpoint: str, body: dict, model: str, prompt_key: str,
-                          gen_id: str) -> tuple[Generation | None, list[dict] | None]:
+def structured_generation(endpoint: str, body: dict, model: str,
+                          prompt_key: str) -> tuple[Generation | None, list[dict] | None]:
     """(the generation, the tool calls) of a structured or tool-call answer; (None, None) for plain text.
 
     Deterministic from (model, prompt, seed) even unseeded, so tests can compare answers; not cut
     at max_tokens (a cut-off JSON answer is scripted with [fake:invalid_json] instead)."""
     rng = random.Random(stable_hash("structured", model, prompt_key, body.get("seed")))
-    calls = tool_calls(body, rng, prompt_key, gen_id) if endpoint == "chat" else None
+    calls = tool_calls(body, rng, prompt_key) if endpoint == "chat" else None
     if calls:
         return fixed_text("", "tool_calls"), calls
     content = schema_answer(body.get("response_format"), rng, prompt_key)

@@ -130,7 +130,7 @@ def tool_calls_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.D
     for run in runs:
         for i, call in enumerate(run.completion.tool_calls if run.completion else ()):
             arguments, problem = parse_arguments(call)
-            function = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else {}
+            function = _function(call)
             rows.append({"run": run.index, **{k: run.key().get(k) for k in key_columns}, "call": i,
                          "id": call.get("id") if isinstance(call, dict) else None, "function": function.get("name"),
                          "arguments": arguments, "arguments_error": problem})
@@ -140,7 +140,7 @@ def tool_calls_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.D
 
 def parse_arguments(call: Any) -> tuple[Any, str | None]:
     """A tool call's arguments from their JSON string: (value, None) or (None, why they don't parse)."""
-    function = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else {}
+    function = _function(call)
     text = function.get("arguments")
     if isinstance(text, dict):  # some providers send an object rather than a string
         return text, None
@@ -152,11 +152,17 @@ def parse_arguments(call: Any) -> tuple[Any, str | None]:
         return None, f"not valid JSON: {exc.msg} at char {exc.pos}"
 
 
+def _function(call: Any) -> dict[str, Any]:
+    """A tool call's `function` object ({} when a provider sent something else)."""
+    function = call.get("function") if isinstance(call, dict) else None
+    return function if isinstance(function, dict) else {}
+
+
 def tool_call_lines(run: "Run") -> list[str]:
     """A tool-call answer as lines `name({"arg": ...})`, for the display (instead of a blank)."""
     lines = []
     for call in run.completion.tool_calls if run.completion else ():
-        function = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else {}
+        function = _function(call)
         arguments, problem = parse_arguments(call)
         shown = json.dumps(arguments, ensure_ascii=False) if problem is None else str(function.get("arguments"))
         lines.append(f"→ {function.get('name') or '?'}({shown})" + (f"  [{problem}]" if problem else ""))

@@ -12,6 +12,7 @@ from or_magic import complete
 from or_magic.run.schema import parse_concise
 
 CHAT = "openai/gpt-4o-mini"
+INSTRUCT = "openai/gpt-3.5-turbo-instruct"
 PERSON = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
           "required": ["name", "age"], "additionalProperties": False}
 
@@ -129,8 +130,9 @@ def test_labelling_a_dataframe_in_one_cell_keeps_the_inputs(shell, server):
     shell.ns["reviews"] = reviews
     r = shell.run(f"%%openrouter {CHAT} --schema 'sentiment, confidence float, text: a short quote' "
                   "--vars row=reviews\nLabel this review ({row.stars} stars): {row.review}")
-    assert len(server.requests) == 20 + 1  # the catalogue preflight, then one request per row
-    prompts = sorted(req.body["messages"][0]["content"] for req in server.requests if req.body)
+    sent = [req for req in server.requests if req.method == "POST"]  # besides the catalogue preflight
+    assert len(sent) == 20
+    prompts = sorted(req.body["messages"][0]["content"] for req in sent)
     assert prompts[0] == "Label this review (0 stars): review number 0"
     df = r.df
     assert df["row"].tolist() == list(reviews.index)
@@ -167,8 +169,12 @@ def test_structured_outputs_option_explains_schema(shell, server):
 
 
 def test_model_without_structured_outputs_gets_a_note_before_sending(shell, server, capsys):
-    shell.run("%%openrouter mistralai/mistral-7b-instruct:free --schema 'name'\nhi")
+    server.fail_next(400)  # the answer fails; the note was already out
+    with pytest.raises(Exception):
+        shell.run("%%openrouter mistralai/mistral-7b-instruct:free --schema 'name'\nhi")
     assert "mistral-7b-instruct:free does not list structured_outputs" in capsys.readouterr().err
+    shell.run(f"%%openrouter {INSTRUCT} --schema 'name'\nhi")
+    assert "gpt-3.5-turbo-instruct does not list structured_outputs" in capsys.readouterr().err
     shell.run(f"%%openrouter {CHAT} --schema 'name'\nhi")
     assert "structured_outputs" not in capsys.readouterr().err
 

@@ -187,10 +187,10 @@ class Result(LogprobViews):
     def _table(self) -> "pd.DataFrame":
         """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error."""
         df = self.df
-        fields = [c for c in df.columns if c in ("tool_calls", "items", "schema_error")
-                  or (self.schema is not None and c in self.schema.fields or c.startswith("field_"))]
+        outputs = {"tool_calls", "items", "schema_error", *(self.schema.fields if self.schema else ())}
+        fields = [c for c in df.columns if c in outputs or (self.schema and str(c).startswith("field_"))]
         shown = ["run", *self.key_columns(), "text", *fields, "finish_reason", "completion_tokens", "cost", "error"]
-        table = df[[c for c in shown if c in df.columns]].copy()
+        table = df[[c for c in dict.fromkeys(shown) if c in df.columns]].copy()
         table["text"] = table["text"].str.slice(0, 60)
         return table
 

@@ -25,6 +25,7 @@ from .run.grid import (
 )
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
+from .run.schema import STRUCTURED_OUTPUTS_HINT, SchemaSpec, capability_notes, resolve_schema
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              on_text: TextHook | None = None, cache: bool | None = None,
              choices: str | Sequence[str] | None = None, sweep_vars: Mapping[str, Any] | None = None,
              concurrency: int | None = None, max_cost: float | None = None, yes: bool = False,
-             progress: bool = True, **params: Any) -> Result:
+             progress: bool = True, schema: Any = None, schema_multi: Any = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
@@ -66,13 +67,19 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
     `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
+    `schema=` (a concise field list, JSON schema text or dict, @file.json, or a pydantic model class)
+    asks for JSON that fits it and parses the answer (`Result.data`, typed `.df` columns);
+    `schema_multi=` the same for a list of such objects (`Result.items`).
     """
+    if schema is not None and schema_multi is not None:
+        raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
-        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
+        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
+        schema=schema if schema_multi is None else schema_multi, schema_multi=schema_multi is not None)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
@@ -93,6 +100,9 @@ def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any)
 
 
 def _checked_list(name: str, value: Any) -> list[Any]:
+    if name == "structured_outputs":
+        raise InvalidOption(STRUCTURED_OUTPUTS_HINT.replace("--structured-outputs", "structured_outputs=")
+                            .replace("--schema SPEC", "schema=SPEC").replace("--schema '", "schema='"))
     if name not in PARAMS:
         raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
                             "or extra={...} for other body fields")
@@ -113,16 +123,32 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     # its runs go concurrently as whole JSON answers (which can also be retried whole).
     stream = size == 1 and (settings.stream if options.stream is None else options.stream)
     params = choice_params(options.params) if options.choices else options.params
+    schema = _schema(options, params, variables)
+    extra = {**options.extra, "response_format": schema.response_format()} if schema else options.extra
 
     def plan_for(text: str) -> Plan:
         return plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
-                         stream=stream, samples=options.samples, extra=options.extra,
+                         stream=stream, samples=options.samples, extra=extra,
                          completions_models=settings.completions_models)
 
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
+    plan.schema = schema
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
+
+
+def _schema(options: CallOptions, params: Mapping[str, Any], variables: Mapping[str, Any]) -> SchemaSpec | None:
+    """The resolved --schema, after refusing what cannot go with it."""
+    if options.schema is None:
+        return None
+    flag = "--schema-multi" if options.schema_multi else "--schema"
+    if options.choices:
+        raise InvalidOption(f"--choices and {flag} together: --choices reads one token's probabilities, "
+                            f"{flag} asks for a JSON answer; give one")
+    if "response_format" in params or "response_format" in options.extra:
+        raise InvalidOption(f"--response-format and {flag} together: {flag} sets response_format; give one")
+    return resolve_schema(options.schema, variables, multi=options.schema_multi)
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
@@ -145,6 +171,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         to_send = serve_from_cache(plan.runs, settings, hook)
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
+    if plan.schema is not None and to_send:
+        _announce(capability_notes([r.spec.model for r in to_send], client_for(settings)))
     if len(plan.runs) > 1:
         from .run.parallel import run_concurrently
 
@@ -152,18 +180,26 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices)
+        return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices)
+    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
+
+
+def _announce(notes: list[str]) -> None:
+    """Print preflight notes at once, before the request goes out (so a failure cannot hide them)."""
+    import sys
+
+    for note in notes:
+        print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

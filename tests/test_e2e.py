@@ -99,6 +99,25 @@ def test_the_magic_against_the_local_model(local_base_url, shell):
     assert r.text and shell.ns["r"] is r and len(r.top_logprobs) > 0
 
 
+def test_schema_answers_validate_on_the_local_model(local):
+    """llama.cpp turns the json_schema into a grammar, so every answer must fit: no schema_error."""
+    import pandas as pd
+
+    from or_magic.analysis.validate import first_violation
+
+    items = pd.DataFrame({"item": ["an apple", "a hammer", "a banana", "a saw", "a cherry"]})
+    # an enum keeps a 270M model's answer short, so max_tokens never cuts the JSON off
+    schema = {"type": "object", "properties": {"label": {"enum": ["fruit", "tool"]}, "confident": {"type": "boolean"}}}
+    r = complete("Is {row.item} a fruit or a tool? Answer in JSON.", settings=local, endpoint="chat",
+                 schema=schema, sweep_vars={"row": items}, temperature=0, max_tokens=64)
+    df = r.df
+    assert len(df) == 5 and df.error.isna().all()
+    assert df.schema_error.isna().all(), df.schema_error.tolist()
+    assert df["item"].tolist() == items["item"].tolist() and df["confident"].dtype == "boolean"
+    assert all(first_violation(obj, r.schema.schema) is None for obj in r.data)
+    assert set(df["label"]) <= {"fruit", "tool"}
+
+
 def test_demo_notebooks_run_clean_on_the_local_model(tmp_path):
     sys.path.insert(0, str(ROOT / "notebooks"))
     try:

@@ -19,16 +19,19 @@ from .inspection import LogprobViews, logprob_quality_notes
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..run.schema import SchemaSpec
+
 
 class Result(LogprobViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
-                 choices: Sequence[str] = ()) -> None:
+                 choices: Sequence[str] = (), schema: "SchemaSpec | None" = None) -> None:
         self.runs = list(runs)
         self.axes = list(axes)  # swept parameter names: key columns of every table
         self.choice_labels = list(choices)  # --choices labels (see choices.py)
-        self.notes = list(notes) + self._logprob_notes() + self._choice_notes()
+        self.schema = schema  # --schema / --schema-multi (run/schema.py); answers parsed by structured.py
+        self.notes = list(notes) + self._logprob_notes() + self._choice_notes() + self._schema_notes()
 
     # --- values -----------------------------------------------------------------------
     @property
@@ -52,8 +55,43 @@ class Result(LogprobViews):
 
     @cached_property
     def df(self) -> "pd.DataFrame":
-        """One row per run: key columns, parameters, text, finish_reason, tokens, cost, latency, ids, error."""
-        return runs_frame(self.runs, self.key_columns())
+        """One row per run: key columns (and --vars row inputs), parameters, text, finish_reason, tokens, cost,
+        latency, ids, error; with --schema one typed column per field and schema_error (see structured.py)."""
+        from .structured import extend_runs_frame
+
+        return extend_runs_frame(runs_frame(self.runs, self.key_columns()), self.runs, self.key_columns(),
+                                 self.schema)
+
+    @cached_property
+    def _parsed(self) -> list[tuple[Any, str | None]]:
+        from .structured import parsed
+
+        return parsed(self.runs, self.schema) if self.schema is not None else [(None, None)] * len(self.runs)
+
+    @property
+    def data(self) -> Any:
+        """The parsed --schema answer (a list of objects for --schema-multi); a list of them for a sweep.
+        None where the answer did not fit the schema (see schema_error)."""
+        if self.schema is None:
+            raise AttributeError("data: the call had no --schema; give --schema SPEC to get parsed answers")
+        values = [data for data, _ in self._parsed]
+        return values[0] if len(values) == 1 else values
+
+    @cached_property
+    def items(self) -> "pd.DataFrame":
+        """--schema-multi's long table: run, run keys, item (index in the answer), the fields."""
+        from .structured import items_frame
+
+        if self.schema is None or not self.schema.multi:
+            raise AttributeError("items: only --schema-multi answers have items; use .df for --schema")
+        return items_frame(self.runs, self.key_columns(), self.schema)
+
+    @cached_property
+    def tool_calls(self) -> "pd.DataFrame":
+        """One row per tool call: run, run keys, call, id, function, arguments (parsed), arguments_error."""
+        from .structured import tool_calls_frame
+
+        return tool_calls_frame(self.runs, self.key_columns())
 
     @cached_property
     def logprobs(self) -> "pd.DataFrame":
@@ -94,6 +132,20 @@ class Result(LogprobViews):
         return [f"no logprobs returned by {who} (the model or provider does not support them); "
                 "the logprob tables are empty"] + notes
 
+    def _schema_notes(self) -> list[str]:
+        failed = [(run, problem) for run, (_, problem) in zip(self.runs, self._parsed) if problem]
+        if len(self.runs) == 1 and failed:
+            return [f"the answer does not fit the schema: {failed[0][1]}"]
+        return [f"{len(failed)} of {len(self.runs)} answers do not fit the schema (see the schema_error column)"] \
+            if failed else []
+
+    def _body_text(self) -> str:
+        """A single run's text, or its tool calls when it answered only with calls (never a blank)."""
+        from .structured import tool_call_lines
+
+        run = self.runs[0]
+        return run.text if run.text or not run.completion else "\n".join(tool_call_lines(run))
+
     # --- display ----------------------------------------------------------------------
     def footer(self) -> str:
         """One line: model, tokens, cost, seconds (summed over runs for a sweep)."""
@@ -116,7 +168,7 @@ class Result(LogprobViews):
         p.text(self._plain())
 
     def _plain(self) -> str:
-        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
+        body = self._body_text() if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
         if self.choice_labels:
             body = self.choices.to_string(max_colwidth=40)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
@@ -124,7 +176,7 @@ class Result(LogprobViews):
 
     def _repr_html_(self) -> str:
         if len(self.runs) == 1:
-            body = f'<div style="white-space: pre-wrap">{html.escape(self.text)}</div>'
+            body = f'<div style="white-space: pre-wrap">{html.escape(self._body_text())}</div>'
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:
@@ -135,8 +187,10 @@ class Result(LogprobViews):
     def _table(self) -> "pd.DataFrame":
         """The compact per-run table shown for sweeps: keys, a text preview, tokens, cost, error."""
         df = self.df
-        shown = ["run", *self.key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
-        table = df[[c for c in shown if c in df.columns]].copy()
+        outputs = {"tool_calls", "items", "schema_error", *(self.schema.fields if self.schema else ())}
+        fields = [c for c in df.columns if c in outputs or (self.schema and str(c).startswith("field_"))]
+        shown = ["run", *self.key_columns(), "text", *fields, "finish_reason", "completion_tokens", "cost", "error"]
+        table = df[[c for c in dict.fromkeys(shown) if c in df.columns]].copy()
         table["text"] = table["text"].str.slice(0, 60)
         return table
 

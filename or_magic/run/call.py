@@ -27,3 +27,5 @@ class CallOptions:
     concurrency: int | None = None  # None: the `concurrency` setting
     max_cost: float | None = None  # USD; None: no cap
     yes: bool = False  # run a grid larger than the `max_runs` setting
+    schema: Any = None  # --schema / --schema-multi SPEC (text, dict or pydantic class); see run/schema.py
+    schema_multi: bool = False  # the SPEC describes one item of a list (--schema-multi)

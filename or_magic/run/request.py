@@ -158,3 +158,4 @@ class Plan:
 
     runs: list[Run] = field(default_factory=list)
     axes: list[str] = field(default_factory=list)
+    schema: Any = None  # the resolved --schema (run/schema.py SchemaSpec) the answers are parsed by

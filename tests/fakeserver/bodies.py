@@ -16,6 +16,7 @@ from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
 from tests.fakeserver.faults import error_body
+from tests.fakeserver.structured import structured_generation, tool_call_deltas
 from tests.fakeserver.textgen import (
     Generation,
     RawJSON,
@@ -62,6 +63,7 @@ class Job:
     prompt_tokens: int
     usage_style: str
     gen: Generation
+    tool_calls: list[dict] | None = None  # a tool-call answer (structured.py)
 
     @property
     def cost(self) -> float:
@@ -173,14 +175,17 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
     if not catalog.gives_logprobs(model, entry):
         n_top = None
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-    gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=_stops(body),
-                   sampler=_sampler(body, model, key))
+    stops = _stops(body)
+    gen, calls = structured_generation(endpoint, body, model, key)
+    if gen is None:
+        gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=stops,
+                       sampler=_sampler(body, model, key))
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
-               chars, prompt_tokens, style, gen)
+               chars, prompt_tokens, style, gen, calls)
 
 
 def _model_not_found(model: str) -> dict:
@@ -227,6 +232,8 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
     else:
         choice["message"] = {"role": "assistant", "content": text, "refusal": None,
                              "reasoning": None}
+        if job.tool_calls:  # OpenAI: content null beside the calls
+            choice["message"].update(content=None, tool_calls=job.tool_calls)
     choice.update(finish_reason=finish, native_finish_reason=finish, logprobs=logprobs)
     return choice
 
@@ -246,7 +253,13 @@ def stream_chunks(job: Job) -> Iterator[dict]:
     """Token chunks, the finish chunk, then the usage chunk (shape per usage_style)."""
     obj = "chat.completion.chunk" if job.endpoint == "chat" else "text_completion"
     head = _head(job, obj)
-    for i, piece in enumerate(job.gen.pieces):
+    if job.tool_calls:
+        for n, calls in enumerate(tool_call_deltas(job.tool_calls)):
+            delta = {"role": "assistant", "content": None} if n == 0 else {}
+            choice = {"index": 0, "delta": {**delta, "tool_calls": calls}, "finish_reason": None,
+                      "native_finish_reason": None, "logprobs": None}
+            yield {**head, "choices": [choice]}
+    for i, piece in enumerate([] if job.tool_calls else job.gen.pieces):
         yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
     yield {**head, "choices": [_choice(job, "", job.gen.finish_reason, None, True)]}
     tail = [] if job.usage_style == "empty_choices" else [_choice(job, "", None, None, True)]

@@ -40,8 +40,14 @@ randomness otherwise. Honoured: temperature (0 = argmax; higher = more varied),
 top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
 "length"), stop (finish_reason "stop"; content is cut exactly at the stop text,
 logprobs keep the token it starts in). Out-of-range values get a 400; other
-parameters (penalties, tools, response_format, provider, ...) are accepted and
-ignored, as OpenRouter drops what a provider does not support. Chat logprobs need
+parameters (penalties, provider, ...) are accepted and ignored, as OpenRouter drops
+what a provider does not support. Structured output and tools
+(tests/fakeserver/structured.py): ``response_format`` json_schema gets JSON valid for
+the schema (deterministic from model, prompt and seed; prompt markers such as
+``[fake:wrong_type]`` script invalid JSON / wrong types / missing / extra fields);
+``tools`` get tool calls (content null, finish_reason "tool_calls") for
+``tool_choice`` required or a named function, or when the prompt names a tool;
+streamed as OpenAI's indexed ``delta.tool_calls`` pieces. Chat logprobs need
 ``logprobs: true`` (+``top_logprobs`` 0-20); /completions gives them for
 ``logprobs: <int 0-5>`` or ``top_logprobs``, in the legacy shape, or in the chat
 shape when ``completions_logprobs_style == "chat"``. Models without "logprobs" in

@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
@@ -262,3 +263,16 @@ def legacy_logprobs(gen: Generation, n: int, prompt_chars: int,
         f'{{"tokens":[{tokens}],"token_logprobs":{json.dumps(gen.logprobs[lo:hi])},'
         f'"top_logprobs":[{alts}],'
         f'"text_offset":{json.dumps([prompt_chars + o for o in gen.offsets[lo:hi]])}}}')
+
+
+_PIECE = re.compile(r'\s+|[{}\[\]:,]|"|[^\s{}\[\]:,"]{1,6}')
+
+
+def fixed_text(text: str, finish_reason: str = "stop") -> Generation:
+    """A generation whose content is `text` (a structured answer), cut into token-like pieces;
+    each piece gets a logit row by position, so logprob tables stay well-formed."""
+    pieces = _PIECE.findall(text) or [""]
+    toks = [_whole(p) for p in pieces]
+    starts = list(accumulate([0] + [len(p) for p in pieces[:-1]]))
+    rows = [i % N_ROWS for i in range(len(toks))]
+    return Generation(toks, [-0.05] * len(toks), rows, pieces, starts, text, finish_reason)

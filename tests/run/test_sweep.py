@@ -364,3 +364,16 @@ def test_an_error_inside_200_keeps_the_paid_for_partial_answer(server):
     failed = [r for r in result.runs if r.error is not None]
     assert len(failed) == 1 and "upstream died" in str(failed[0].error)
     assert failed[0].text and failed[0].completion.cost is not None  # the partial text and its cost are kept
+
+
+def test_vars_rows_of_a_dataframe_from_python(server):
+    from or_magic import sweep
+
+    frame = pd.DataFrame({"animal": ["owl", "eel", "bat"], "legs": [2, 0, 2]}, index=[10, 20, 30])
+    r = sweep("Describe the {row.animal} with {row.legs} legs.", CHAT, sweep_vars={"row": frame}, seed=1)
+    assert sorted(req.body["messages"][0]["content"] for req in server.requests) == [
+        "Describe the bat with 2 legs.", "Describe the eel with 0 legs.", "Describe the owl with 2 legs."]
+    assert r.df["row"].tolist() == [10, 20, 30] and r.df["animal"].tolist() == ["owl", "eel", "bat"]
+    assert r.df["legs"].tolist() == [2, 0, 2]
+    records = sweep("Name {row.animal}.", CHAT, sweep_vars={"row": [{"animal": "cat"}, {"animal": "dog"}]})
+    assert records.df["row"].tolist() == [0, 1] and records.df["animal"].tolist() == ["cat", "dog"]

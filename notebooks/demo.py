@@ -44,6 +44,23 @@ def backend(kind: str) -> Iterator[str]:
             yield base_url
 
 
+@contextlib.contextmanager
+def kernel_environment(base_url: str) -> Iterator[None]:
+    """The variables the notebooks' kernels inherit, put back afterwards: a caller in the same
+    process (the e2e test) must not be left pointing at a server that has stopped."""
+    saved = {name: os.environ.get(name) for name in ("OPENROUTER_BASE_URL", "PYTHONPATH")}
+    os.environ["OPENROUTER_BASE_URL"] = base_url
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def execute(path: Path, out_dir: Path, remote: bool) -> list[str]:
     """Run one notebook; write it and its HTML; return one line per unexpected error."""
     import nbformat
@@ -89,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
           " (the first run fetches the ~100 MB model once)"), flush=True)
     problems: list[str] = []
     started = time.perf_counter()
-    with backend(kind) as base_url:
-        os.environ["OPENROUTER_BASE_URL"] = base_url
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    with backend(kind) as base_url, kernel_environment(base_url):
         for name in NOTEBOOKS:
             if (HERE / name).exists():
                 problems += execute(HERE / name, out_dir, remote=kind == "openrouter")

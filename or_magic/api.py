@@ -11,7 +11,6 @@ from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
 from .core.coerce import to_float
 from .core.errors import APIError, InvalidOption, ORMagicError
-from .core.params import PARAMS
 from .core.secrets import ensure_key
 from .core.settings import Settings
 from .run.budget import check_budget
@@ -19,8 +18,8 @@ from .run.call import CallOptions
 from .run.grid import (
     check_grid_size,
     grid_size,
-    param_values,
     plan_over_vars,
+    python_values,
     resolve_vars,
 )
 from .run.request import Plan
@@ -30,6 +29,7 @@ from .wire.stream import StreamCancelled, TextHook
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .run.fork import Executor
     from .wire.client import Client
 
 _clients: dict[tuple[Any, ...], "Client"] = {}
@@ -69,7 +69,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     """
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
-        params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
+        params={name: python_values(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
@@ -90,13 +90,6 @@ def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any)
         if result is None:
             raise
         return result
-
-
-def _checked_list(name: str, value: Any) -> list[Any]:
-    if name not in PARAMS:
-        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
-                            "or extra={...} for other body fields")
-    return param_values(PARAMS[name], value, shown=name)  # the Python API names options by wire name
 
 
 def prepare(prompt: str, options: CallOptions, settings: Settings,
@@ -152,18 +145,37 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices)
+        return Result(plan.runs, plan.axes, notes, choices=options.choices, executor=executor_for(settings, options.concurrency, progress))
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices)
+    result = Result(runs, plan.axes, notes, choices=options.choices, executor=executor_for(settings, options.concurrency, progress))
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
+
+
+def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True) -> "Executor":
+    """What a Result uses to send the requests it plans itself (r.fork, r.branches): the runs are
+    recorded in the history like any other, one at a time or concurrently with a progress bar."""
+
+    def execute_plan(plan: Plan) -> list[str]:
+        from .store.runlog import recording
+
+        hook = recording(settings, None)
+        if len(plan.runs) == 1:
+            run_sequentially(client_for(settings), plan, hook)
+            return []
+        from .run.parallel import run_concurrently
+
+        ensure_key(settings.api_key_env, needed=settings.needs_key())
+        return run_concurrently(settings, plan.runs, concurrency=concurrency, on_done=hook, progress=progress)
+
+    return execute_plan
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

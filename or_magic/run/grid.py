@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import InvalidOption
-from ..core.params import Param, check_params
+from ..core.params import PARAMS, Param, check_params
 from .prompt import fill_template, template_fields
 from .request import Plan
 
@@ -49,6 +49,14 @@ def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any
             raise InvalidOption(f"{shown} cannot be swept: give one value (run one cell per value "
                                 f"to compare several)") from None
         raise
+
+
+def python_values(name: str, value: Any) -> list[Any]:
+    """The checked values of a parameter given from Python by its wire name (a list is an axis)."""
+    if name not in PARAMS:
+        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
+                            "or extra={...} for other body fields")
+    return param_values(PARAMS[name], value, shown=name)
 
 
 def axis_values(param: Param, text: str) -> list[Any]:

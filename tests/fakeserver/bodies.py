@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
+from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.faults import error_body
 from tests.fakeserver.textgen import (
     Generation,
@@ -62,6 +63,7 @@ class Job:
     prompt_tokens: int
     usage_style: str
     gen: Generation
+    echo: str = ""         # a prefill repeated before the answer (prefill_style "echo")
 
     @property
     def cost(self) -> float:
@@ -160,7 +162,8 @@ def _sampler(body: dict, model: str, prompt_key: str) -> Sampler:
     return Sampler(temp, float(body.get("top_p", 1.0)), int(body.get("top_k", 0)), rng)
 
 
-def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str) -> Job:
+def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str,
+              prefill_style: str = "continue", memory: PromptMemory | None = None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
     model = body.get("model") or DEFAULT_MODEL
@@ -173,14 +176,15 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
     if not catalog.gives_logprobs(model, entry):
         n_top = None
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    key, after, echo = continue_from(endpoint, body, model, key, prefill_style, memory)
     gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=_stops(body),
-                   sampler=_sampler(body, model, key))
+                   sampler=_sampler(body, model, key), after=after)
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
-               chars, prompt_tokens, style, gen)
+               chars, prompt_tokens, style, gen, echo)
 
 
 def _model_not_found(model: str) -> dict:
@@ -234,7 +238,7 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
 def response_body(job: Job, upto: int | None = None, error: dict | None = None) -> dict:
     """Non-stream body; ``upto``/``error`` cut the content and set finish_reason "error"."""
     obj = "chat.completion" if job.endpoint == "chat" else "text_completion"
-    text = job.gen.text if upto is None else "".join(job.gen.pieces[:upto])
+    text = job.echo + (job.gen.text if upto is None else "".join(job.gen.pieces[:upto]))
     choice = _choice(job, text, "error" if error else job.gen.finish_reason,
                      _logprobs(job, 0, upto), stream=False)
     if error:
@@ -247,6 +251,7 @@ def stream_chunks(job: Job) -> Iterator[dict]:
     obj = "chat.completion.chunk" if job.endpoint == "chat" else "text_completion"
     head = _head(job, obj)
     for i, piece in enumerate(job.gen.pieces):
+        piece = job.echo + piece if i == 0 else piece
         yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
     yield {**head, "choices": [_choice(job, "", job.gen.finish_reason, None, True)]}
     tail = [] if job.usage_style == "empty_choices" else [_choice(job, "", None, None, True)]

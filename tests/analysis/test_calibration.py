@@ -74,12 +74,14 @@ def test_notes_on_temperature_and_bad_input(server):
         r.calibration(bins=0)
 
 
-def test_plot_calibration_draws_the_reliability_diagram(server):
-    pytest.importorskip("matplotlib")
-    import matplotlib
+def test_plot_calibration_without_matplotlib_names_the_install(server, monkeypatch):
+    import sys
 
-    matplotlib.use("Agg")
+    from or_magic.core.errors import ConfigError
+
     server.script_first_token({"Yes": 0.9, "No": 0.1}, ["Yes", "No"] * 5)
-    ax = sweep().plot_calibration()
-    assert "ECE 0.400" in ax.get_title()
-    assert ax.get_xlabel() == "reported probability"
+    r = sweep()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ConfigError, match=r"pip install matplotlib"):
+        r.plot_calibration()

@@ -110,3 +110,10 @@ def test_fork_of_a_partial_character_is_refused(server):
     position = int(r.top_logprobs[r.top_logprobs.token == partial[0]].position.iloc[0])
     with pytest.raises(InvalidOption, match="only part of a character"):
         r.fork(position, partial[0])
+
+
+def test_token_view_can_show_the_fork_positions():
+    r = result_of(chat_raw([entry("The", 0.9, [("The", 0.9), ("A", 0.1)]), entry(" cat", 0.6, [(" cat", 0.6)])]))
+    plain, marked = r.tokens()._repr_html_(), r.tokens(positions=True)._repr_html_()
+    assert "r.fork(" not in plain
+    assert "position 0: r.fork(0, token)" in marked and "position 1: r.fork(1, token)" in marked

@@ -129,6 +129,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
+    executor = executor_for(settings, options.concurrency, progress)  # for r.fork() and r.branches()
     from .store.cache import serve_from_cache
     from .store.runlog import recording
 
@@ -145,14 +146,14 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices, executor=executor_for(settings, options.concurrency, progress))
+        return Result(plan.runs, plan.axes, notes, choices=options.choices, executor=executor)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices, executor=executor_for(settings, options.concurrency, progress))
+    result = Result(runs, plan.axes, notes, choices=options.choices, executor=executor)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error

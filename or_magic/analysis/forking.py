@@ -148,7 +148,12 @@ def _forks(result: Any, original: "Run", position: int, tokens: Sequence[str | i
     for member in plan.runs:
         i = [tok for tok, _, _ in picked].index(member.axes["fork_token"])
         notes += splice(member, original, position, picked[i], before + texts[i])
-    return type(result)(plan.runs, plan.axes, notes, executor=executor)
+    forked = type(result)(plan.runs, plan.axes, notes, executor=executor)
+    failed = plan.runs[0].error if len(plan.runs) == 1 else None
+    if failed is not None:  # as complete(): a single failed run raises, its partial result attached
+        failed.result = forked
+        raise failed
+    return forked
 
 
 def splice(branch: "Run", original: "Run", position: int, picked: tuple[str, float, list[int] | None],
@@ -166,12 +171,13 @@ def splice(branch: "Run", original: "Run", position: int, picked: tuple[str, flo
         notes.append(f"run {branch.index}: the answer does not continue the prefix (it starts over with "
                      f"{answer[:30]!r}): this server seems to ignore assistant prefill; fork on the completions "
                      "endpoint (--endpoint completions) or with a provider that supports prefill")
-    head = _head(_logprobs_of(original), position)
+    source = _logprobs_of(original)
+    head = _head(source, position)
     token, logprob, raw = picked
     head.token.append(token)
     head.logprob.append(logprob)
     head.bytes.append(raw if raw is not None else list(token.encode("utf-8", "surrogatepass")))
-    head.offset.append(None)
+    head.offset.append(source.offset[position] if position < len(source) else None)  # where the original's began
     if lp is not None:
         head.extend(lp)
     branch.completion = replace(branch.completion, text=prefix + answer, logprobs=head)

@@ -117,3 +117,16 @@ def test_token_view_can_show_the_fork_positions():
     plain, marked = r.tokens()._repr_html_(), r.tokens(positions=True)._repr_html_()
     assert "r.fork(" not in plain
     assert "position 0: r.fork(0, token)" in marked and "position 1: r.fork(1, token)" in marked
+
+
+def test_a_failed_single_fork_raises_with_its_result_and_is_recorded(server):
+    from or_magic.core.errors import APIError
+
+    r = original("openai/gpt-4o-mini")
+    server.fail_next(402)
+    with pytest.raises(APIError) as caught:
+        r.fork(2)
+    assert caught.value.result is not None and caught.value.result.df.error.notna().all()
+    assert list(caught.value.result.df.fork_position) == [2]
+    history = or_magic.history(limit=1)
+    assert history.error.notna().iloc[0]

@@ -129,7 +129,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
-    executor = executor_for(settings, options.concurrency, progress)  # for r.fork() and r.branches()
+    executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
     from .store.cache import serve_from_cache
     from .store.runlog import recording
 
@@ -160,21 +160,28 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     return result
 
 
-def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True) -> "Executor":
+def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,
+                 cache: bool | None = None) -> "Executor":
     """What a Result uses to send the requests it plans itself (r.fork, r.branches): the runs are
-    recorded in the history like any other, one at a time or concurrently with a progress bar."""
+    recorded in the history like any other, answered from the cache when the call used it, and
+    sent one at a time or concurrently with a progress bar."""
 
     def execute_plan(plan: Plan) -> list[str]:
+        from .store.cache import serve_from_cache
         from .store.runlog import recording
 
         hook = recording(settings, None)
-        if len(plan.runs) == 1:
-            run_sequentially(client_for(settings), plan, hook)
+        to_send = serve_from_cache(plan.runs, settings, hook) if (settings.cache if cache is None else cache) \
+            else plan.runs
+        if len(to_send) == 1:
+            run_sequentially(client_for(settings), Plan(runs=to_send), hook)
             return []
         from .run.parallel import run_concurrently
 
+        if not to_send:
+            return []
         ensure_key(settings.api_key_env, needed=settings.needs_key())
-        return run_concurrently(settings, plan.runs, concurrency=concurrency, on_done=hook, progress=progress)
+        return run_concurrently(settings, to_send, concurrency=concurrency, on_done=hook, progress=progress)
 
     return execute_plan
 

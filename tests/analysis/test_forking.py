@@ -130,3 +130,12 @@ def test_a_failed_single_fork_raises_with_its_result_and_is_recorded(server):
     assert list(caught.value.result.df.fork_position) == [2]
     history = or_magic.history(limit=1)
     assert history.error.notna().iloc[0]
+
+
+def test_forks_use_the_cache_when_the_call_did(server):
+    r = complete("Write about the sea", model="openai/gpt-4o-mini", temperature=0, max_tokens=8, top_logprobs=5,
+                 stream=False, cache=True, progress=False)
+    first = r.fork(3)
+    server.clear()
+    again = r.fork(3)
+    assert server.requests == [] and again.text == first.text and again.runs[0].cached

@@ -11,7 +11,6 @@ from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
 from .core.coerce import to_float
 from .core.errors import APIError, InvalidOption, ORMagicError
-from .core.params import PARAMS
 from .core.secrets import ensure_key
 from .core.settings import Settings
 from .run.budget import check_budget
@@ -19,18 +18,24 @@ from .run.call import CallOptions
 from .run.grid import (
     check_grid_size,
     grid_size,
-    param_values,
     plan_over_vars,
+    python_values,
     resolve_vars,
 )
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
-from .run.schema import STRUCTURED_OUTPUTS_HINT, SchemaSpec, capability_notes, resolve_schema
+from .run.schema import (
+    STRUCTURED_OUTPUTS_HINT,
+    SchemaSpec,
+    capability_notes,
+    resolve_schema,
+)
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .run.fork import Executor
     from .wire.client import Client
 
 _clients: dict[tuple[Any, ...], "Client"] = {}
@@ -75,7 +80,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
-        params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
+        params={name: python_values(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
@@ -97,16 +102,6 @@ def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any)
         if result is None:
             raise
         return result
-
-
-def _checked_list(name: str, value: Any) -> list[Any]:
-    if name == "structured_outputs":
-        raise InvalidOption(STRUCTURED_OUTPUTS_HINT.replace("--structured-outputs", "structured_outputs=")
-                            .replace("--schema SPEC", "schema=SPEC").replace("--schema '", "schema='"))
-    if name not in PARAMS:
-        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
-                            "or extra={...} for other body fields")
-    return param_values(PARAMS[name], value, shown=name)  # the Python API names options by wire name
 
 
 def prepare(prompt: str, options: CallOptions, settings: Settings,
@@ -162,6 +157,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     call `on_text`, and never raise for a failed or skipped run.
     """
     plan, notes = prepare(prompt, options, settings, variables)
+    executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
     from .store.cache import serve_from_cache
     from .store.runlog import recording
 
@@ -180,14 +176,15 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema)
+        return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema,
+                      executor=executor)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema)
+    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema, executor=executor)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
@@ -200,6 +197,32 @@ def _announce(notes: list[str]) -> None:
 
     for note in notes:
         print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
+
+
+def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,
+                 cache: bool | None = None) -> "Executor":
+    """What a Result uses to send the requests it plans itself (r.fork, r.branches): the runs are
+    recorded in the history like any other, answered from the cache when the call used it, and
+    sent one at a time or concurrently with a progress bar."""
+
+    def execute_plan(plan: Plan) -> list[str]:
+        from .store.cache import serve_from_cache
+        from .store.runlog import recording
+
+        hook = recording(settings, None)
+        to_send = serve_from_cache(plan.runs, settings, hook) if (settings.cache if cache is None else cache) \
+            else plan.runs
+        if len(to_send) == 1:
+            run_sequentially(client_for(settings), Plan(runs=to_send), hook)
+            return []
+        from .run.parallel import run_concurrently
+
+        if not to_send:
+            return []
+        ensure_key(settings.api_key_env, needed=settings.needs_key())
+        return run_concurrently(settings, to_send, concurrency=concurrency, on_done=hook, progress=progress)
+
+    return execute_plan
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

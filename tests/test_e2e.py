@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from or_magic import complete
+from or_magic import compare, complete
 from or_magic.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -126,3 +126,16 @@ def test_demo_notebooks_run_clean_on_the_local_model(tmp_path):
         sys.path.pop(0)
     assert demo.main(["--backend", "local", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "quickstart.ipynb").exists() and (tmp_path / "quickstart.html").exists()
+
+
+def test_fork_a_real_completion_at_position_two(local):
+    r = complete(PROMPT, settings=local, temperature=0, max_tokens=8, top_logprobs=5, progress=False)
+    assert len(r.logprobs) > 2
+    f = r.fork(2)
+    token = f.df.fork_token[0]
+    assert token != r.logprobs.token[2]
+    before = "".join(r.logprobs.text[:2])
+    continuation = f.text[len(before):]
+    assert f.text.startswith(before) and continuation.startswith(token)
+    assert f.text != r.text
+    assert list(compare(r, f).position) == [2, 2]

@@ -48,10 +48,25 @@ Observed with xllamacpp 2026.10.11549 (llama.cpp server inside) and this model, 
 """
 
 from .cli import build, is_built, main
-from .model import (MODEL_ALIAS, MODEL_FILE, LocalModelError, cache_dir, fetch_model, log,
-                    model_path)
-from .server import (default_slots, default_threads, local_server, pick_port, run_server,
-                     server_command, user_binary, wait_ready)
+from .model import (
+                    MODEL_ALIAS,
+                    MODEL_FILE,
+                    LocalModelError,
+                    cache_dir,
+                    fetch_model,
+                    log,
+                    model_path,
+)
+from .server import (
+                    default_slots,
+                    default_threads,
+                    local_server,
+                    pick_port,
+                    run_server,
+                    server_command,
+                    user_binary,
+                    wait_ready,
+)
 
 __all__ = ["MODEL_ALIAS", "MODEL_FILE", "LocalModelError", "build", "cache_dir", "default_slots",
            "default_threads", "fetch_model", "is_built", "local_server", "log", "main", "model_path",

@@ -26,9 +26,10 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import InvalidOption
-from ..core.params import Param, check_params
+from ..core.params import PARAMS, Param, check_params
 from .prompt import Row, fill_template, row_fields, template_fields
 from .request import Plan
+from .schema import STRUCTURED_OUTPUTS_HINT
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
@@ -52,6 +53,17 @@ def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any
             raise InvalidOption(f"{shown} cannot be swept: give one value (run one cell per value "
                                 f"to compare several)") from None
         raise
+
+
+def python_values(name: str, value: Any) -> list[Any]:
+    """The checked values of a parameter given from Python by its wire name (a list is an axis)."""
+    if name == "structured_outputs":  # a capability flag in the catalogue, not a body field
+        raise InvalidOption(STRUCTURED_OUTPUTS_HINT.replace("--structured-outputs", "structured_outputs=")
+                            .replace("--schema SPEC", "schema=SPEC").replace("--schema '", "schema='"))
+    if name not in PARAMS:
+        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
+                            "or extra={...} for other body fields")
+    return param_values(PARAMS[name], value, shown=name)
 
 
 def axis_values(param: Param, text: str) -> list[Any]:

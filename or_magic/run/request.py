@@ -52,6 +52,7 @@ class RunSpec:
     stream: bool = False
     sample: int = 0  # repeat index for -n/--samples
     variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
+    prefill: str | None = None  # a fork's prefix: appended to the prompt, or an assistant prefill (fork.py)
 
     def body(self) -> dict[str, Any]:
         """The JSON body for this run's endpoint.  Sending, the history, the cache and the budget
@@ -64,9 +65,11 @@ class RunSpec:
     def _build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
         if self.endpoint == COMPLETIONS:
-            body["prompt"] = completion_prompt(self.prompt, self.system)
+            body["prompt"] = completion_prompt(self.prompt, self.system) + (self.prefill or "")
         else:
             body["messages"] = chat_messages(self.prompt, self.system)
+            if self.prefill is not None:  # assistant prefill: the model continues this text
+                body["messages"].append({"role": "assistant", "content": self.prefill})
         body.update(self._sampling())
         body.update(self.extra)
         if self.stream:

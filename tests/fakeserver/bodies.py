@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
+from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.faults import error_body
 from tests.fakeserver.structured import structured_generation, tool_call_deltas
 from tests.fakeserver.textgen import (
@@ -64,6 +65,7 @@ class Job:
     usage_style: str
     gen: Generation
     tool_calls: list[dict] | None = None  # a tool-call answer (structured.py)
+    echo: str = ""         # a prefill repeated before the answer (prefill_style "echo")
 
     @property
     def cost(self) -> float:
@@ -162,7 +164,8 @@ def _sampler(body: dict, model: str, prompt_key: str) -> Sampler:
     return Sampler(temp, float(body.get("top_p", 1.0)), int(body.get("top_k", 0)), rng)
 
 
-def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str) -> Job:
+def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str,
+              prefill_style: str = "continue", memory: PromptMemory | None = None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
     model = body.get("model") or DEFAULT_MODEL
@@ -177,15 +180,17 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
     stops = _stops(body)
     gen, calls = structured_generation(endpoint, body, model, key)
+    echo = ""
     if gen is None:
+        key, after, echo = continue_from(endpoint, body, model, key, prefill_style, memory)
         gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=stops,
-                       sampler=_sampler(body, model, key))
+                       sampler=_sampler(body, model, key), after=after)
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
-               chars, prompt_tokens, style, gen, calls)
+               chars, prompt_tokens, style, gen, calls, echo)
 
 
 def _model_not_found(model: str) -> dict:
@@ -241,7 +246,7 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
 def response_body(job: Job, upto: int | None = None, error: dict | None = None) -> dict:
     """Non-stream body; ``upto``/``error`` cut the content and set finish_reason "error"."""
     obj = "chat.completion" if job.endpoint == "chat" else "text_completion"
-    text = job.gen.text if upto is None else "".join(job.gen.pieces[:upto])
+    text = job.echo + (job.gen.text if upto is None else "".join(job.gen.pieces[:upto]))
     choice = _choice(job, text, "error" if error else job.gen.finish_reason,
                      _logprobs(job, 0, upto), stream=False)
     if error:
@@ -260,6 +265,7 @@ def stream_chunks(job: Job) -> Iterator[dict]:
                       "native_finish_reason": None, "logprobs": None}
             yield {**head, "choices": [choice]}
     for i, piece in enumerate([] if job.tool_calls else job.gen.pieces):
+        piece = job.echo + piece if i == 0 else piece
         yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
     yield {**head, "choices": [_choice(job, "", job.gen.finish_reason, None, True)]}
     tail = [] if job.usage_style == "empty_choices" else [_choice(job, "", None, None, True)]

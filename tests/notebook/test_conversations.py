@@ -266,3 +266,16 @@ def test_history_request_holds_the_messages_sent(shell, server):
     shell.run(f"%%openrouter {CHAT} --chat\nsecond")
     request = json.loads(history(limit=1).request.iloc[0])
     assert request["messages"] == [user("first"), assistant(a.text), user("second")]
+
+
+def test_restart_and_run_all_with_the_cache_reproduces_the_conversation_for_free(shell, server):
+    cells = [f"%%openrouter {CHAT} --chat --cache --seed 4\nName a river.",
+             f"%%openrouter {CHAT} --chat --cache --seed 4\nWhere does it flow?"]
+    first = [shell.run(c).text for c in cells]
+    transcript = shell.run("%openrouter chat")
+    SESSION.chats.clear()  # the kernel restarts
+    server.clear()
+    again = [shell.run(c) for c in cells]
+    assert [r.text for r in again] == first and all(r.runs[0].cached for r in again)
+    assert chat_bodies(server) == []  # nothing was sent: the same requests were answered from the history
+    assert shell.run("%openrouter chat")[["turn", "role", "content"]].equals(transcript[["turn", "role", "content"]])

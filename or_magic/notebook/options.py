@@ -110,6 +110,9 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     if ns.max_history is not None and ns.max_history < 0:
         raise InvalidOption(f"--max-history {ns.max_history}: must be an integer ≥ 0 (earlier turns to send)")
+    if ns.chat is not None and "/" in ns.chat and not ns.models:
+        raise InvalidOption(f"--chat {ns.chat}: that looks like a model id; the model goes first: "
+                            f"%%openrouter {ns.chat} --chat [NAME]")
     if ns.chat is not None and not ns.chat.strip():
         raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]

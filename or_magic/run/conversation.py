@@ -84,6 +84,9 @@ class Slot:
         """Make `run` this slot's turn (the turns after the slot become an older branch)."""
         if not run.ok:
             raise InvalidOption(f"run {run.index} failed ({run.error}); keep a run that has an answer")
+        turns = self.conversation.turns
+        if self.index < len(turns) and turns[self.index].run_id == run.record_id is not None:
+            return turns[self.index]  # already this turn: keeping it again changes nothing
         return self.conversation.commit(self, Turn.of(run, self.cell, self.branch))
 
 
@@ -137,7 +140,7 @@ class Conversation:
         upto = len(self.turns) if turn is None else int(turn)
         if not 0 <= upto <= len(self.turns):
             raise InvalidOption(f"fork({turn}): {self.name!r} has turns 1..{len(self.turns)}; fork(0) keeps none")
-        return Conversation(name or f"{self.name}/{upto}", self.system, self.turns[:upto], self.origin_run)
+        return Conversation(name or f"{self.name}@{upto}", self.system, self.turns[:upto], self.origin_run)
 
     def reset(self) -> None:
         """Forget the turns (the history database keeps them); the next turn starts afresh."""

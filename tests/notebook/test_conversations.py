@@ -144,12 +144,13 @@ def test_continue_from_a_recorded_run_in_a_new_kernel(shell, server):
         c = or_magic.chat("yesterday", "openai/gpt-4o-mini", system="You plan trips.")
         a = c.send("Three cities in Italy?", stream=False)
         b = c.send("Which is cheapest?", stream=False)
-        print(b.runs[0].record_id, a.text, b.text, sep="\\x1f")
+        import json
+        print(json.dumps([b.runs[0].record_id, a.text, b.text]))
     """)
     done = subprocess.run([sys.executable, "-c", earlier], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
-    run_id, a_text, b_text = done.stdout.rstrip("\n").split("\x1f")
+    run_id, a_text, b_text = json.loads(done.stdout.strip().splitlines()[-1])  # texts may end in a newline
     server.clear()
     shell.run(f"%%openrouter {CHAT} --continue {run_id}\nBook it.")
     expected = [{"role": "system", "content": "You plan trips."}, user("Three cities in Italy?"), assistant(a_text),
@@ -279,3 +280,26 @@ def test_restart_and_run_all_with_the_cache_reproduces_the_conversation_for_free
     assert [r.text for r in again] == first and all(r.runs[0].cached for r in again)
     assert chat_bodies(server) == []  # nothing was sent: the same requests were answered from the history
     assert shell.run("%openrouter chat")[["turn", "role", "content"]].equals(transcript[["turn", "role", "content"]])
+
+
+def test_a_model_id_given_as_the_chat_name_is_caught(shell, server):
+    with pytest.raises(UsageError, match="looks like a model id; the model goes first"):
+        shell.run(f"%%openrouter --chat {CHAT}\nhi")
+    shell.run(f"%%openrouter --chat plans {CHAT}\nhi")  # a name, then the model, is fine
+    assert chat_bodies(server)[0]["model"] == CHAT and "plans" in SESSION.chats
+
+
+def test_keeping_the_turn_a_single_run_made_changes_nothing(shell, server):
+    r = shell.run(f"%%openrouter {CHAT} --chat\nhi")
+    r.keep(0)
+    conversation = SESSION.chats["default"]
+    assert len(conversation) == 1 and conversation.older == [] and conversation.branch == 0
+
+
+def test_history_filters_by_conversation_on_every_branch(shell, server, kernel):
+    cell(shell, kernel, "x1", f"%%openrouter {CHAT} --chat mine\none")
+    cell(shell, kernel, "x2", f"%%openrouter {CHAT}\nnot in a conversation")
+    cell(shell, kernel, "x1", f"%%openrouter {CHAT} --chat mine\none, again")
+    turns = shell.run("%openrouter history --chat mine")
+    assert len(turns) == 2 and list(turns.branch) == [1, 0] and list(turns.turn) == [1, 1]
+    assert len(history(chat="mine", model="gpt")) == 2 and history(chat="nobody").empty

@@ -38,12 +38,12 @@ def test_send_transcript_and_fork(server):
     assert list(frame.role) == ["system", "user", "assistant", "user", "assistant"]
     assert frame.run_id.iloc[1] == one.runs[0].record_id and frame.tokens.iloc[2] == one.runs[0].completion.completion_tokens
     fork = c.fork(1)
-    assert fork.name == "py/1" and len(fork.conversation) == 1 and len(c.conversation) == 2
+    assert fork.name == "py@1" and len(fork.conversation) == 1 and len(c.conversation) == 2
     fork.send("Its rings?")
     assert chat_messages(server)[-1] == sent[1][:3] + [{"role": "user", "content": "Its rings?"}]
     assert len(c.conversation) == 2  # the original is untouched
-    assert set(or_magic.chats().name) == {"py", "py/1"}
-    assert c.fork(1).name == "py/1'"  # a taken name is never overwritten
+    assert set(or_magic.chats().name) == {"py", "py@1"}
+    assert c.fork(1).name == "py@1'"  # a taken name is never overwritten
 
 
 def test_complete_with_chat_and_a_failed_turn_appends_nothing(server):

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from .core import __version__
 
-__all__ = ["complete", "sweep", "chat", "chats", "Chat", "compare", "models", "key_info", "history", "panel", "Result", "Settings",
+__all__ = ["complete", "sweep", "chat", "chats", "Chat", "compare", "models", "key_info", "history", "panel",
+           "Result", "Settings",
            "ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
            "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped",
            "load_ipython_extension", "unload_ipython_extension", "__version__"]

@@ -135,7 +135,8 @@ class OpenRouterMagics(Magics):
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
-    "[--errors] [--chat NAME] [--limit N] shows past runs, newest first; %openrouter chat [NAME] [--reset] shows (or "
-    "empties) a conversation's transcript; %openrouter chats lists the session's conversations.\nSettings: %config OpenRouterMagics (model, base_url, "
+    "[--errors] [--chat NAME] [--limit N] shows past runs, newest first; %openrouter chat [NAME] [--reset] "
+    "shows (or empties) a conversation's transcript; %openrouter chats lists the session's conversations."
+    "\nSettings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
     "history, history_path, cache).")

@@ -85,7 +85,8 @@ class Slot:
         if not run.ok:
             raise InvalidOption(f"run {run.index} failed ({run.error}); keep a run that has an answer")
         turns = self.conversation.turns
-        if self.index < len(turns) and turns[self.index].run_id == run.record_id is not None:
+        same = run.record_id is not None and self.index < len(turns) and turns[self.index].run_id == run.record_id
+        if same:
             return turns[self.index]  # already this turn: keeping it again changes nothing
         return self.conversation.commit(self, Turn.of(run, self.cell, self.branch))
 
@@ -187,9 +188,9 @@ def fit_context(slot: Slot, system: str | None, prompt: str, context_length: int
 
 def dropped_note(slot: Slot, why: str) -> str:
     kept = len(slot.context)
+    head = "the system message and " if slot.system else ""
     return (f"conversation {slot.conversation.name!r}: dropped the oldest {slot.dropped} turn"
-            f"{'s' if slot.dropped != 1 else ''} ({why}); sent the system message and the last {kept} turn"
-            f"{'s' if kept != 1 else ''}")
+            f"{'s' if slot.dropped != 1 else ''} ({why}); sent {head}the last {kept} turn{'s' if kept != 1 else ''}")
 
 
 class Registry:

@@ -36,7 +36,8 @@ def test_send_transcript_and_fork(server):
                        {"role": "assistant", "content": one.text}, {"role": "user", "content": "Its moons?"}]
     frame = c.transcript
     assert list(frame.role) == ["system", "user", "assistant", "user", "assistant"]
-    assert frame.run_id.iloc[1] == one.runs[0].record_id and frame.tokens.iloc[2] == one.runs[0].completion.completion_tokens
+    assert frame.run_id.iloc[1] == one.runs[0].record_id
+    assert frame.tokens.iloc[2] == one.runs[0].completion.completion_tokens
     fork = c.fork(1)
     assert fork.name == "py@1" and len(fork.conversation) == 1 and len(c.conversation) == 2
     fork.send("Its rings?")

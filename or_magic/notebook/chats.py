@@ -60,8 +60,9 @@ def chat_line(rest: str) -> "pd.DataFrame | None":
 
 
 def _empty(name: str, known: str) -> str:
-    return (f"conversation {name!r} has no turns (session conversations: {known}); "
-            f"start it with %%openrouter MODEL --chat {name}")
+    return (f"conversation {name!r} has no turns in this session (session conversations: {known}); start it "
+            f"with %%openrouter MODEL --chat {name}, or find a recorded one with %openrouter history --chat {name} "
+            f"and resume it with --chat {name} --continue RUN_ID")
 
 
 def chats_line() -> "pd.DataFrame":

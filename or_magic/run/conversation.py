@@ -169,9 +169,11 @@ class Conversation:
 
 
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
-    """A deliberately generous token count (≈ 3 characters a token, plus each message's framing):
-    overestimating drops a turn early; underestimating would make the server refuse the request."""
-    return sum(math.ceil(len(m.get("content") or "") / 3) + 4 for m in messages)
+    """A deliberately generous token count: a token per 3 UTF-8 bytes (English runs about 4
+    characters a token; Chinese or Japanese about one a character, 3 bytes each), plus each
+    message's framing.  Overestimating drops a turn early; underestimating would make the server
+    refuse the request, so it leans high."""
+    return sum(math.ceil(len((m.get("content") or "").encode("utf-8")) / 3) + 4 for m in messages)
 
 
 def fit_context(slot: Slot, system: str | None, prompt: str, context_length: int | None,

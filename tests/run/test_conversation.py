@@ -96,3 +96,12 @@ def test_fit_context_keeps_the_system_message_and_the_newest_turns():
     assert slot.dropped == 1 and slot.context == c.turns[1:]
     fit_context(slot, "s", "q", 1)  # nothing fits: every earlier turn goes, the new one is still sent
     assert slot.context == [] and slot.dropped == 5
+
+
+def test_the_estimate_leans_high_for_every_script():
+    """The fake server counts a token per word; real tokenizers about 4 English characters, or one
+    CJK character, a token: the estimate is above all of these."""
+    english = [{"role": "user", "content": "The quick brown fox jumps over the lazy dog. " * 10}]
+    chinese = [{"role": "user", "content": "我们今天去公园散步" * 10}]
+    assert estimate_tokens(english) > max(len(english[0]["content"].split()), len(english[0]["content"]) / 4)
+    assert estimate_tokens(chinese) >= len(chinese[0]["content"])

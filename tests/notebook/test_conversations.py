@@ -116,6 +116,7 @@ def test_rerunning_turn_two_replaces_it_and_keeps_turn_three_as_a_branch(shell, 
     assert all(three.text != m["content"] for m in sent[4])  # turn 3 is not sent again
     transcript = shell.run("%openrouter chat")
     assert list(transcript.content[transcript.role == "user"]) == ["Name a fruit.", "Its colour, in French?", "Thanks."]
+    assert list(transcript.content)[-1] == four.text
     assert list(transcript.branch[transcript.role == "user"]) == [0, 1, 1]
     recorded = history(limit=5).iloc[::-1]
     assert list(recorded.turn) == [1, 2, 3, 2, 3] and list(recorded.branch) == [0, 0, 0, 1, 1]

@@ -20,7 +20,7 @@ from .run.conversation import DEFAULT_NAME, SESSION, Conversation, Slot
 from .run.grid import check_grid_size, grid_size, param_values, plan_over_vars, resolve_vars
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
-from .run.turns import open_slot
+from .run.turns import close_slot, open_slot, shorten_after_refusal
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
@@ -161,22 +161,20 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        if slot is not None:
-            notes.append(f"conversation {slot.conversation.name!r}: each of the {len(plan.runs)} runs was sent the "
-                         f"same {len(slot.context)} earlier turns and none was appended; r.keep(i) makes run i "
-                         f"turn {slot.index + 1}")
+        close_slot(slot, plan.runs, notes)
         return Result(plan.runs, plan.axes, notes, choices=options.choices, slot=slot)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
+            # a conversation the estimate let through but the server found too long: fewer turns
+            while (retry := shorten_after_refusal(slot, plan.runs[0])) is not None:
+                notes.append(retry)
+                plan = prepare(prompt, options, settings, variables, slot)[0]
+                run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    if slot is not None and runs[0].ok:
-        if runs[0].completion.finish_reason == "cancelled":  # type: ignore[union-attr]
-            notes.append("the interrupted answer was not appended to the conversation; r.keep(0) appends it")
-        else:
-            slot.keep(runs[0])
+    close_slot(slot, runs, notes)
     result = Result(runs, plan.axes, notes, choices=options.choices, slot=slot)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable

@@ -304,3 +304,22 @@ def test_history_filters_by_conversation_on_every_branch(shell, server, kernel):
     turns = shell.run("%openrouter history --chat mine")
     assert len(turns) == 2 and list(turns.branch) == [1, 0] and list(turns.turn) == [1, 1]
     assert len(history(chat="mine", model="gpt")) == 2 and history(chat="nobody").empty
+
+
+def test_a_context_refusal_the_estimate_missed_is_retried_with_fewer_turns(shell, server):
+    """One-letter words cost the fake server a token each, more than the estimate expects: the
+    server refuses turn 3 (HTTP 400, as OpenRouter words it) and the turn goes again without the
+    oldest turn; the refusal is a note, not the cell's error."""
+    words = " ".join(["a"] * 100)
+    answers = [shell.run(f"%%openrouter {SHORT} --chat tight --seed 1 --max-tokens 5\n{i}: {words}").text
+               for i in (1, 2)]
+    r = shell.run(f"%%openrouter {SHORT} --chat tight --seed 1 --max-tokens 5\n3: {words}")
+    sent = [body["messages"] for body in chat_bodies(server)]
+    assert len(sent) == 4
+    assert sent[2] == [user(f"1: {words}"), assistant(answers[0]), user(f"2: {words}"), assistant(answers[1]),
+                       user(f"3: {words}")]
+    assert sent[3] == [user(f"2: {words}"), assistant(answers[1]), user(f"3: {words}")]
+    assert r.runs[0].error is None and any("sent again without the oldest 1 turn" in n for n in r.notes)
+    assert len(SESSION.chats["tight"]) == 3
+    refused = history(limit=2).iloc[1]
+    assert refused.status == 400 and "maximum context length is 300 tokens" in refused.error

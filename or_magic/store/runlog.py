@@ -67,11 +67,10 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+CHAT_COLUMNS = ("conversation", "turn", "parent_run", "branch")  # from `Run.chat`
 COLUMNS = ("id", "created_at", "model", "endpoint", "text", "finish_reason", "prompt_tokens",
            "completion_tokens", "cost", "latency", "generation_id", "error", "error_type", "status",
-           "cached", "notebook", "cell", "session", "base_url", "request", "response",
-           "conversation", "turn", "parent_run", "branch")
-CHAT_COLUMNS = ("conversation", "turn", "parent_run", "branch")
+           "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS
 
 
 def default_path() -> Path:

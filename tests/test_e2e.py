@@ -139,3 +139,19 @@ def test_fork_a_real_completion_at_position_two(local):
     assert f.text.startswith(before) and continuation.startswith(token)
     assert f.text != r.text
     assert list(compare(r, f).position) == [2, 2]
+
+
+def test_a_two_turn_conversation_whose_second_answer_depends_on_the_first(local):
+    """The first answer is sent back as the assistant turn, so the model can read it again: the
+    number it only saw in the conversation comes back in the second answer (and not without it)."""
+    import or_magic
+
+    c = or_magic.chat("e2e", settings=local, endpoint="chat", temperature=0, max_tokens=16)
+    first = c.send("Remember this code: 4721. Reply with the code and nothing else.")
+    second = c.send("What was the code? Reply with the number only.")
+    sent = second.runs[0].spec.body()["messages"]
+    assert sent[1] == {"role": "assistant", "content": first.text} and len(sent) == 3
+    assert "4721" in first.text and "4721" in second.text
+    alone = complete("What was the code? Reply with the number only.", settings=local, endpoint="chat",
+                     temperature=0, max_tokens=16)
+    assert "4721" not in alone.text  # it came from the conversation, not from the question

@@ -11,7 +11,9 @@ import html
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..core.errors import InvalidOption
 from ..core.money import format_cost
+from ..run.conversation import Slot, Turn
 from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
@@ -29,13 +31,23 @@ class Result(LogprobViews, ResearchViews):
 
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
                  choices: Sequence[str] = (), schema: "SchemaSpec | None" = None,
-                 executor: "Executor | None" = None) -> None:
+                 executor: "Executor | None" = None, slot: Slot | None = None) -> None:
         self.runs = list(runs)
         self.executor = executor  # sends the requests of r.fork()/r.branches() (injected by the api)
+        self.slot = slot  # the conversation turn it was made for (--chat), else None
         self.axes = list(axes)  # swept parameter names: key columns of every table
         self.choice_labels = list(choices)  # --choices labels (see choices.py)
         self.schema = schema  # --schema / --schema-multi (run/schema.py); answers parsed by structured.py
         self.notes = list(notes) + self._logprob_notes() + self._choice_notes() + self._schema_notes()
+
+    def keep(self, i: int = 0) -> Turn:
+        """Append run `i` (a row of `df`) to the conversation it was made in, as the turn this
+        call was for: how one of a sweep's candidates becomes the next turn."""
+        if self.slot is None:
+            raise InvalidOption("keep(): this result was not made in a conversation (use --chat NAME)")
+        if not 0 <= i < len(self.runs):
+            raise InvalidOption(f"keep({i}): the result has runs 0..{len(self.runs) - 1}")
+        return self.slot.keep(self.runs[i])
 
     # --- values -----------------------------------------------------------------------
     @property

@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    chat = parser.add_argument_group("conversations (%openrouter chat NAME shows one; %openrouter chats lists them)")
+    chat.add_argument("--chat", nargs="?", const="default", metavar="NAME",
+                      help="send the cell as the next turn of conversation NAME (default: 'default'), with its "
+                           "earlier turns; re-running the cell replaces its turn")
+    chat.add_argument("--continue", dest="continue_from", type=int, metavar="RUN_ID",
+                      help="start the conversation from a recorded answer (an id of %%openrouter history), "
+                           "of this session or an earlier one: resume or fork from any turn")
+    chat.add_argument("--max-history", type=int, metavar="N",
+                      help="send at most the last N earlier turns (the oldest are dropped, with a note)")
     call.add_argument("--choices", metavar="A,B,...",
                       help="classify: ask for one token with top logprobs (20 unless --top-logprobs) and show "
                            "each label's probability, normalised over the labels (result.choices)")
@@ -120,6 +129,13 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     if ns.schema is not None and ns.schema_multi is not None:
         raise InvalidOption("--schema and --schema-multi together: give one (--schema-multi asks for a list of objects)")
+    if ns.max_history is not None and ns.max_history < 0:
+        raise InvalidOption(f"--max-history {ns.max_history}: must be an integer ≥ 0 (earlier turns to send)")
+    if ns.chat is not None and "/" in ns.chat and not ns.models:
+        raise InvalidOption(f"--chat {ns.chat}: that looks like a model id; the model goes first: "
+                            f"%%openrouter {ns.chat} --chat [NAME]")
+    if ns.chat is not None and not ns.chat.strip():
+        raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, widgets=ns.widgets,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
@@ -127,7 +143,8 @@ def parse_line(line: str) -> CallOptions:
                        cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
                        schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
-                       schema_multi=ns.schema_multi is not None)
+                       schema_multi=ns.schema_multi is not None,
+                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history)
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}

@@ -13,7 +13,7 @@ Templating rules (documented in the README):
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 # One pass over the text: an escaped {{name}} or a plain {name}.  Names are identifiers, so
 # JSON such as {"a": 1} or code such as {x + 1} never matches.
@@ -88,9 +88,12 @@ def row_fields(text: str) -> dict[str, list[str]]:
     return fields
 
 
-def chat_messages(prompt: str, system: str | None = None) -> list[dict[str, str]]:
-    """The `messages` of a chat request: an optional system message, then the prompt."""
+def chat_messages(prompt: str, system: str | None = None,
+                  context: Sequence[dict[str, str]] = ()) -> list[dict[str, str]]:
+    """The `messages` of a chat request: an optional system message, a conversation's earlier
+    turns, then the prompt."""
     messages = [{"role": "system", "content": system}] if system else []
+    messages.extend(dict(m) for m in context)
     messages.append({"role": "user", "content": prompt})
     return messages
 

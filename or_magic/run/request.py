@@ -53,6 +53,8 @@ class RunSpec:
     sample: int = 0  # repeat index for -n/--samples
     variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
     prefill: str | None = None  # a fork's prefix: appended to the prompt, or an assistant prefill (fork.py)
+    # earlier turns of a conversation (user/assistant messages), sent between system and prompt
+    context: tuple[dict[str, str], ...] = ()
 
     def body(self) -> dict[str, Any]:
         """The JSON body for this run's endpoint.  Sending, the history, the cache and the budget
@@ -67,7 +69,7 @@ class RunSpec:
         if self.endpoint == COMPLETIONS:
             body["prompt"] = completion_prompt(self.prompt, self.system) + (self.prefill or "")
         else:
-            body["messages"] = chat_messages(self.prompt, self.system)
+            body["messages"] = chat_messages(self.prompt, self.system, self.context)
             if self.prefill is not None:  # assistant prefill: the model continues this text
                 body["messages"].append({"role": "assistant", "content": self.prefill})
         body.update(self._sampling())
@@ -107,6 +109,8 @@ class Run:
     latency: float | None = None
     started_at: float = field(default_factory=time.time)
     cached: bool = False
+    record_id: int | None = None  # its row in the history database, once recorded
+    chat: dict[str, Any] | None = None  # conversation, turn, parent_run, branch: for the history
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ Filters (all optional, combined with AND)::
     --since WHEN    runs started at or after WHEN: 2026-11-01, 2026-11-01T14:30, or 2h / 3d / 30m ago
     --until WHEN    runs started before WHEN (same forms)
     --errors        only failed runs
+    --chat NAME     only the turns of conversation NAME (every branch; see the turn and branch columns)
     --limit N       at most N rows (default 100; 0 = all)
 
 Newest first.  Times are shown in local time.
@@ -48,13 +49,15 @@ def parse_when(text: str, now: float | None = None) -> float:
 
 def history(model: str | None = None, grep: str | None = None, since: str | float | None = None,
             until: str | float | None = None, errors: bool = False, limit: int | None = DEFAULT_LIMIT,
-            settings: "Settings | None" = None) -> "pd.DataFrame":
+            settings: "Settings | None" = None, chat: str | None = None) -> "pd.DataFrame":
     """Past runs of this and earlier sessions as a DataFrame, newest first."""
     import pandas as pd
 
     from ..core.settings import Settings
 
     where, args = _where(model, grep, since, until, errors)
+    if chat is not None:
+        where, args = (f"{where} AND" if where else "WHERE") + " conversation = ?", args + [chat]
     if limit is not None and limit < 0:
         raise InvalidOption(f"limit={limit}: must be ≥ 0 (0 = all rows)")
     store = open_history(resolve_path(settings or Settings()))

@@ -174,6 +174,7 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
         raise BadRequest(f"{model} is not a valid model ID", _model_not_found(str(model)))
     _check_ranges(body)
     key, chars, prompt_tokens = _prompt(endpoint, body)
+    _check_context(entry, prompt_tokens, body)
     n_top, legacy = _logprob_request(endpoint, body)
     if not catalog.gives_logprobs(model, entry):
         n_top = None
@@ -191,6 +192,18 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
                chars, prompt_tokens, style, gen, calls, echo)
+
+
+def _check_context(entry: dict, prompt_tokens: int, body: dict) -> None:
+    """OpenRouter's 400 for a request longer than the model's context (prompt + asked-for answer)."""
+    limit = entry.get("context_length")
+    asked = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    if isinstance(limit, int) and prompt_tokens + asked > limit:
+        raise BadRequest("", error_body(
+            400, f"This endpoint's maximum context length is {limit} tokens. However, you requested about "
+                 f"{prompt_tokens + asked} tokens ({prompt_tokens} of text input, {asked} in the output). Please "
+                 "reduce the length of either one, or use the \"middle-out\" transform to compress your prompt "
+                 "automatically.", {"error_type": "context_length_exceeded"}))
 
 
 def _model_not_found(model: str) -> dict:

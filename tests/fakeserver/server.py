@@ -103,9 +103,9 @@ import time
 
 from tests.fakeserver.bodies import Job, generation_stats
 from tests.fakeserver.continuation import PromptMemory
-from tests.fakeserver.scripted import Script, scripted_body
 from tests.fakeserver.faults import Fault, chaos_fault, fault_for_model
 from tests.fakeserver.handler import PREFIX, Handler, Recorded, Server
+from tests.fakeserver.scripted import Script, scripted_body
 
 __all__ = ["FakeOpenRouter", "Fault", "Recorded"]
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from or_magic.core.errors import InvalidOption
-from or_magic.run.schema import SchemaSpec, parse_concise, resolve_schema, strict
+from or_magic.run.schema import parse_concise, resolve_schema, strict
 
 TYPE_NAMES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "float": "number",
               "number": "number", "bool": "boolean", "boolean": "boolean"}

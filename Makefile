@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,local]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +24,8 @@ install: $(STAMP)
 test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest --nbval -m "not e2e"
 
-## make e2e: the end-to-end tier against a real local model (builds it once: ~8 min on 2 cores).
+## make e2e: the end-to-end tier against a real local model (llama.cpp's server from the xllamacpp
+## wheel + SmolLM2-135M-Instruct; the first run fetches the ~100 MB model into ~/.cache/or_magic).
 e2e: $(STAMP)
 	$(BIN)/python -m or_magic.localmodel build
 	$(BIN)/python -m pytest -m e2e

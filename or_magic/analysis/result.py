@@ -12,24 +12,43 @@ import statistics
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..core.errors import InvalidOption
 from ..core.money import format_cost
+from ..run.conversation import Slot, Turn
 from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
+from .research import ResearchViews
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..run.fork import Executor
+    from ..run.schema import SchemaSpec
 
-class Result(LogprobViews):
+
+class Result(LogprobViews, ResearchViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
-                 choices: Sequence[str] = ()) -> None:
+                 choices: Sequence[str] = (), schema: "SchemaSpec | None" = None,
+                 executor: "Executor | None" = None, slot: Slot | None = None) -> None:
         self.runs = list(runs)
+        self.executor = executor  # sends the requests of r.fork()/r.branches() (injected by the api)
+        self.slot = slot  # the conversation turn it was made for (--chat), else None
         self.axes = list(axes)  # swept parameter names: key columns of every table
         self.choice_labels = list(choices)  # --choices labels (see choices.py)
-        self.notes = list(notes) + self._logprob_notes() + self._choice_notes()
+        self.schema = schema  # --schema / --schema-multi (run/schema.py); answers parsed by structured.py
+        self.notes = list(notes) + self._logprob_notes() + self._choice_notes() + self._schema_notes()
+
+    def keep(self, i: int = 0) -> Turn:
+        """Append run `i` (a row of `df`) to the conversation it was made in, as the turn this
+        call was for: how one of a sweep's candidates becomes the next turn."""
+        if self.slot is None:
+            raise InvalidOption("keep(): this result was not made in a conversation (use --chat NAME)")
+        if not 0 <= i < len(self.runs):
+            raise InvalidOption(f"keep({i}): the result has runs 0..{len(self.runs) - 1}")
+        return self.slot.keep(self.runs[i])
 
     # --- values -----------------------------------------------------------------------
     @property
@@ -53,8 +72,43 @@ class Result(LogprobViews):
 
     @cached_property
     def df(self) -> "pd.DataFrame":
-        """One row per run: key columns, parameters, text, finish_reason, tokens, cost, latency, ids, error."""
-        return runs_frame(self.runs, self.key_columns())
+        """One row per run: key columns (and --vars row inputs), parameters, text, finish_reason, tokens, cost,
+        latency, ids, error; with --schema one typed column per field and schema_error (see structured.py)."""
+        from .structured import extend_runs_frame
+
+        return extend_runs_frame(runs_frame(self.runs, self.key_columns()), self.runs, self.key_columns(),
+                                 self.schema)
+
+    @cached_property
+    def _parsed(self) -> list[tuple[Any, str | None]]:
+        from .structured import parsed
+
+        return parsed(self.runs, self.schema) if self.schema is not None else [(None, None)] * len(self.runs)
+
+    @property
+    def data(self) -> Any:
+        """The parsed --schema answer (a list of objects for --schema-multi); a list of them for a sweep.
+        None where the answer did not fit the schema (see schema_error)."""
+        if self.schema is None:
+            raise AttributeError("data: the call had no --schema; give --schema SPEC to get parsed answers")
+        values = [data for data, _ in self._parsed]
+        return values[0] if len(values) == 1 else values
+
+    @cached_property
+    def items(self) -> "pd.DataFrame":
+        """--schema-multi's long table: run, run keys, item (index in the answer), the fields."""
+        from .structured import items_frame
+
+        if self.schema is None or not self.schema.multi:
+            raise AttributeError("items: only --schema-multi answers have items; use .df for --schema")
+        return items_frame(self.runs, self.key_columns(), self.schema)
+
+    @cached_property
+    def tool_calls(self) -> "pd.DataFrame":
+        """One row per tool call: run, run keys, call, id, function, arguments (parsed), arguments_error."""
+        from .structured import tool_calls_frame
+
+        return tool_calls_frame(self.runs, self.key_columns())
 
     @cached_property
     def logprobs(self) -> "pd.DataFrame":
@@ -98,6 +152,20 @@ class Result(LogprobViews):
         return [f"no logprobs returned by {who} (the model or provider does not support them); "
                 "the logprob tables are empty"] + notes
 
+    def _schema_notes(self) -> list[str]:
+        failed = [(run, problem) for run, (_, problem) in zip(self.runs, self._parsed) if problem]
+        if len(self.runs) == 1 and failed:
+            return [f"the answer does not fit the schema: {failed[0][1]}"]
+        return [f"{len(failed)} of {len(self.runs)} answers do not fit the schema (see the schema_error column)"] \
+            if failed else []
+
+    def _body_text(self) -> str:
+        """A single run's text, or its tool calls when it answered only with calls (never a blank)."""
+        from .structured import tool_call_lines
+
+        run = self.runs[0]
+        return run.text if run.text or not run.completion else "\n".join(tool_call_lines(run))
+
     # --- display ----------------------------------------------------------------------
     def footer(self) -> str:
         """One line: model, tokens, cost, seconds; for a sweep the wall time it took and the median
@@ -126,7 +194,7 @@ class Result(LogprobViews):
         p.text(self._plain())
 
     def _plain(self) -> str:
-        body = self.text if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
+        body = self._body_text() if len(self.runs) == 1 else self._table().to_string(max_colwidth=40, max_rows=50)
         if self.choice_labels:
             body = self._choices_view().to_string(max_colwidth=40)
         lines = [body, "", f"— {self.footer()}"] + [f"note: {n}" for n in self.notes]
@@ -134,7 +202,7 @@ class Result(LogprobViews):
 
     def _repr_html_(self) -> str:
         if len(self.runs) == 1:
-            body = text_html(self.text)
+            body = text_html(self._body_text())
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:
@@ -150,8 +218,10 @@ class Result(LogprobViews):
         from .whitespace import visible_columns
 
         df = self.df.set_index("run") if "run" in self.df.columns else self.df
-        shown = [*self.key_columns(), "text", "finish_reason", "completion_tokens", "cost", "error"]
-        table = df[[c for c in shown if c in df.columns]].copy()
+        outputs = {"tool_calls", "items", "schema_error", *(self.schema.fields if self.schema else ())}
+        fields = [c for c in df.columns if c in outputs or (self.schema and str(c).startswith("field_"))]
+        shown = [*self.key_columns(), "text", *fields, "finish_reason", "completion_tokens", "cost", "error"]
+        table = df[[c for c in dict.fromkeys(shown) if c in df.columns]].copy()
         table["text"] = table["text"].str.slice(0, 60)
         table = visible_columns(table, ["text", "finish_reason", "error"])
         if "completion_tokens" in table.columns:

@@ -51,12 +51,12 @@ class TokenView:
         return self._plain
 
 
-def render(runs: Sequence["Run"], labels: Sequence[str], top: int = 5) -> TokenView:
+def render(runs: Sequence["Run"], labels: Sequence[str], top: int = 5, positions: bool = False) -> TokenView:
     """One block per run (with a header line when there are several)."""
     blocks, plain = [], []
     for run, label in zip(runs, labels):
         head = f'<div style="{HEAD_STYLE}">{html.escape(label)}</div>' if len(runs) > 1 else ""
-        blocks.append(head + _run_block(run, top))
+        blocks.append(head + _run_block(run, top, positions))
         plain.append(f"{label}: {run.text}" if len(runs) > 1 else run.text)
     legend = (f'<div style="{HEAD_STYLE}">shade: probability of the token, '
               f'<span style="{prob_color(0.0)}">0%</span> <span style="{prob_color(0.5)}">50%</span> '
@@ -64,7 +64,7 @@ def render(runs: Sequence["Run"], labels: Sequence[str], top: int = 5) -> TokenV
     return TokenView("<div>" + "".join(blocks) + legend + "</div>", "\n".join(plain))
 
 
-def _run_block(run: "Run", top: int) -> str:
+def _run_block(run: "Run", top: int, positions: bool = False) -> str:
     from .metrics import token_stats
 
     lp = run.logprobs
@@ -73,8 +73,8 @@ def _run_block(run: "Run", top: int) -> str:
         return f'<div style="{BOX_STYLE}">{html.escape(run.text)}</div><div style="{HEAD_STYLE}">({html.escape(why)})</div>'
     stats = token_stats(lp)
     alternatives = _alternatives_by_position(lp, top)
-    spans = [_span(text, lp.token[i], float(stats.logprob[i]), stats.rank[i], alternatives.get(i, []))
-             for i, text in enumerate(stats.text)]
+    spans = [_span(text, lp.token[i], float(stats.logprob[i]), stats.rank[i], alternatives.get(i, []),
+                   i if positions else None) for i, text in enumerate(stats.text)]
     return f'<div style="{BOX_STYLE}">{"".join(spans)}</div>'
 
 
@@ -86,7 +86,8 @@ def _alternatives_by_position(lp: Any, top: int) -> dict[int, list[tuple[str, fl
     return out
 
 
-def _span(text: str, token: str, logprob: float, rank: float, alternatives: list[tuple[str, float]]) -> str:
+def _span(text: str, token: str, logprob: float, rank: float, alternatives: list[tuple[str, float]],
+          position: int | None = None) -> str:
     prob = safe_prob(logprob)
     where = f", rank {int(rank)}" if not math.isnan(rank) else (", not among the alternatives" if alternatives else "")
     lines = [f"{token!r}: {percent(prob)}{where}"]
@@ -94,6 +95,8 @@ def _span(text: str, token: str, logprob: float, rank: float, alternatives: list
               for i, (alt, lp) in enumerate(alternatives, start=1)]
     if not alternatives:
         lines.append("(no alternatives returned)")
+    if position is not None:  # tokens(positions=True): the alternatives are fork points
+        lines.append(f"position {position}: r.fork({position}, token)")
     title = html.escape("\n".join(lines), quote=True).replace("\n", "&#10;")
     shown = html.escape(text).replace("\n", f'<span style="color: #aaa">{NEWLINE_MARK}</span>\n')
     style = prob_color(prob) or "border-bottom: 1px dotted #999"

@@ -49,12 +49,13 @@ def _history_parser() -> LineParser:
     from ..store.history_query import DEFAULT_LIMIT
 
     parser = LineParser(prog=HISTORY_PROG, hint="filters: --model TEXT --grep TEXT --since WHEN --until WHEN "
-                                                "--errors --limit N --full")
+                                                "--errors --chat NAME --limit N --full")
     parser.add_argument("--model")
     parser.add_argument("--grep")
     parser.add_argument("--since")
     parser.add_argument("--until")
     parser.add_argument("--errors", action="store_true")
+    parser.add_argument("--chat")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
     parser.add_argument("--full", action="store_true")
     return parser

@@ -15,10 +15,11 @@ from traitlets import Bool, Float, Int, List, Unicode, validate
 
 from ..core.errors import ConfigError, InvalidOption, ORMagicError
 from ..core.settings import Settings
+from .chats import cell_id, chat_line, chats_line, panel_cell
 from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
-SUBCOMMANDS = ("models", "key", "history")
+SUBCOMMANDS = ("models", "key", "history", "chat", "chats")
 
 
 @magics_class
@@ -86,6 +87,8 @@ class OpenRouterMagics(Magics):
         live = LiveText.for_shell(self.shell)  # shows a single streamed run as it arrives
         try:
             options = parse_line(line)
+            if options.in_conversation:
+                options.cell = cell_id(self.shell)  # a re-run of this cell replaces the turn it made
             if options.widgets:
                 return self._panel(cell.rstrip("\r\n"), options)
             from ..api import run_call
@@ -111,6 +114,9 @@ class OpenRouterMagics(Magics):
             Panel,  # ipywidgets is imported only when a panel is asked for
         )
 
+        if options.in_conversation:
+            options.cell = panel_cell(self.shell)  # each panel run replaces the panel's turn
+
         return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
                      namespace=self.shell.user_ns)
 
@@ -122,7 +128,8 @@ class OpenRouterMagics(Magics):
             if command == "models":
                 found = api.models(rest.strip() or None, self.settings())
                 if found.empty and rest.strip():  # not an empty table with a bare header
-                    print(f"no model matches {rest.strip()!r} among the {found.attrs.get('total', 0)} models of "
+                    total = len(api.models(None, self.settings()))  # a second request, only when nothing matched
+                    print(f"no model matches {rest.strip()!r} among the {total} models of "
                           f"{self.settings().resolved_base_url()}; try fewer words, or %openrouter models for all")
                     return None
                 return found
@@ -133,6 +140,10 @@ class OpenRouterMagics(Magics):
                 from .lineparse import parse_filters
 
                 return history(**parse_filters(rest), settings=self.settings())
+            if command == "chat":
+                return chat_line(rest)
+            if command == "chats":
+                return chats_line()
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None
         raise UsageError(f"%openrouter {command or ''}: use one of {', '.join(SUBCOMMANDS)}; "
@@ -142,7 +153,9 @@ class OpenRouterMagics(Magics):
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
-    "[--errors] [--limit N] [--full] shows past runs, newest first (compact; --full: every column).\n"
-    "Settings: %config OpenRouterMagics (model, base_url, "
+    "[--errors] [--chat NAME] [--limit N] [--full] shows past runs, newest first (compact; --full: every "
+    "column); %openrouter chat [NAME] [--reset] shows (or empties) a conversation's transcript; "
+    "%openrouter chats lists the session's conversations."
+    "\nSettings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "
     "history, history_path, cache, short_errors).")

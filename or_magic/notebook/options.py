@@ -18,6 +18,7 @@ from ..core.errors import InvalidOption
 from ..core.params import ENDPOINTS, PARAMS, Param, check_params
 from ..run.call import CallOptions
 from ..run.grid import param_values, parse_vars
+from ..run.schema import STRUCTURED_OUTPUTS_HINT
 from .lineparse import LineParser, split_line
 
 USAGE = "%%%%openrouter [MODEL[,MODEL...]] [options]   (the cell text is the prompt)"
@@ -78,10 +79,37 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
+    chat = parser.add_argument_group("conversations (%openrouter chat NAME shows one; %openrouter chats lists them)")
+    chat.add_argument("--chat", nargs="?", const="default", metavar="NAME",
+                      help="send the cell as the next turn of conversation NAME (default: 'default'), with its "
+                           "earlier turns; re-running the cell replaces its turn")
+    chat.add_argument("--continue", dest="continue_from", type=int, metavar="RUN_ID",
+                      help="start the conversation from a recorded answer (an id of %%openrouter history), "
+                           "of this session or an earlier one: resume or fork from any turn")
+    chat.add_argument("--max-history", type=int, metavar="N",
+                      help="send at most the last N earlier turns (the oldest are dropped, with a note)")
     call.add_argument("--choices", metavar="A,B,...",
                       help="classify: ask for one token with top logprobs (20 unless --top-logprobs) and show "
                            "each label's probability, normalised over the labels (result.choices)")
+    structured = parser.add_argument_group("structured output (parsed into r.data and typed r.df columns)")
+    structured.add_argument("--schema", metavar="SPEC",
+                            help="ask for JSON fitting SPEC and parse it: fields like 'name, age int, score float, "
+                                 "tags list, summary: one sentence' (type after the name, str when none; a description "
+                                 "after a colon), an inline JSON schema, @file.json, or a notebook variable holding a "
+                                 "JSON-schema dict or a pydantic model class; sent strict as response_format json_schema")
+    structured.add_argument("--schema-multi", metavar="SPEC",
+                            help="like --schema, for a list of such objects ({\"items\": [...]} on the wire); "
+                                 "one row per item in r.items")
+    structured.add_argument("--structured-outputs", nargs="?", action=_Explain, metavar="TRUE",
+                            help="not an option: " + STRUCTURED_OUTPUTS_HINT.split(": ", 1)[1].replace("%", "%%"))
     return parser
+
+
+class _Explain(argparse.Action):
+    """An option users read about (the parameter table of a model lists it) that is not a request field."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        raise InvalidOption(STRUCTURED_OUTPUTS_HINT)
 
 
 PARSER = build_parser()
@@ -99,12 +127,24 @@ def parse_line(line: str) -> CallOptions:
         raise InvalidOption(f"--concurrency {ns.concurrency}: must be an integer ≥ 1")
     if ns.max_cost is not None and not ns.max_cost > 0:
         raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
+    if ns.schema is not None and ns.schema_multi is not None:
+        raise InvalidOption("--schema and --schema-multi together: give one (--schema-multi asks for a list of objects)")
+    if ns.max_history is not None and ns.max_history < 0:
+        raise InvalidOption(f"--max-history {ns.max_history}: must be an integer ≥ 0 (earlier turns to send)")
+    if ns.chat is not None and "/" in ns.chat and not ns.models:
+        raise InvalidOption(f"--chat {ns.chat}: that looks like a model id; the model goes first: "
+                            f"%%openrouter {ns.chat} --chat [NAME]")
+    if ns.chat is not None and not ns.chat.strip():
+        raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     return CallOptions(models=models, widgets=ns.widgets,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],
-                       vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes)
+                       vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
+                       schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
+                       schema_multi=ns.schema_multi is not None,
+                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history)
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}

@@ -27,3 +27,13 @@ class CallOptions:
     concurrency: int | None = None  # None: the `concurrency` setting
     max_cost: float | None = None  # USD; None: no cap
     yes: bool = False  # run a grid larger than the `max_runs` setting
+    schema: Any = None  # --schema / --schema-multi SPEC (text, dict or pydantic class); see run/schema.py
+    schema_multi: bool = False  # the SPEC describes one item of a list (--schema-multi)
+    chat: str | None = None  # --chat NAME: the conversation this cell is a turn of (conversation.py)
+    continue_from: int | None = None  # --continue RUN_ID: start the conversation from that recorded answer
+    max_history: int | None = None  # --max-history N: send at most the last N turns
+    cell: str | None = None  # the notebook cell's id (which turn a re-run replaces); None: always a new turn
+
+    @property
+    def in_conversation(self) -> bool:
+        return self.chat is not None or self.continue_from is not None

@@ -11,7 +11,10 @@ Items mix freely: ``1:3,10`` is 1, 2, 3, 10.
 
 ``--vars NAME=SOURCE`` makes a template variable an axis: the prompt is filled once per item of
 SOURCE, a list/tuple/range/Series/array in the namespace, a ``df.column`` path, or a DataFrame
-whose column NAME is used.  Several ``--vars`` multiply.
+whose column NAME is used.  When the prompt reads ``{NAME.col}`` fields, a DataFrame (or a list of
+dicts) gives one run per *row*: ``{NAME.col}`` is that row's column, the key column NAME holds the
+row's index label (to join results back), and the input columns stay in the runs table.
+Several ``--vars`` multiply.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import InvalidOption
-from ..core.params import Param, check_params
-from .prompt import fill_template, template_fields
+from ..core.params import PARAMS, Param, check_params
+from .prompt import Row, fill_template, row_fields, template_fields
 from .request import Plan
+from .schema import STRUCTURED_OUTPUTS_HINT
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
@@ -49,6 +53,17 @@ def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any
             raise InvalidOption(f"{shown} cannot be swept: give one value (run one cell per value "
                                 f"to compare several)") from None
         raise
+
+
+def python_values(name: str, value: Any) -> list[Any]:
+    """The checked values of a parameter given from Python by its wire name (a list is an axis)."""
+    if name == "structured_outputs":  # a capability flag in the catalogue, not a body field
+        raise InvalidOption(STRUCTURED_OUTPUTS_HINT.replace("--structured-outputs", "structured_outputs=")
+                            .replace("--schema SPEC", "schema=SPEC").replace("--schema '", "schema='"))
+    if name not in PARAMS:
+        raise InvalidOption(f"unknown parameter {name!r}: use one of {', '.join(PARAMS)}, "
+                            "or extra={...} for other body fields")
+    return param_values(PARAMS[name], value, shown=name)
 
 
 def axis_values(param: Param, text: str) -> list[Any]:
@@ -107,16 +122,44 @@ def parse_vars(pairs: Sequence[str]) -> dict[str, str]:
 def resolve_vars(sources: Mapping[str, Any], namespace: Mapping[str, Any], prompt: str) -> dict[str, list[Any]]:
     """Each template axis's items: a source path is looked up in `namespace`, a sequence used as is."""
     used = set(template_fields(prompt))
+    by_row = row_fields(prompt)
     axes: dict[str, list[Any]] = {}
     for name, source in sources.items():
-        if name not in used:
+        if name not in used and name not in by_row:
             raise InvalidOption(f"--vars {name}: the prompt has no {{{name}}} field; add it or drop the option")
+        if name in by_row:
+            value = _lookup(name, source, namespace, whole=True) if isinstance(source, str) else source
+            axes[name] = _rows(name, source, value, by_row[name])
+            continue
         value = _lookup(name, source, namespace) if isinstance(source, str) else source
         axes[name] = _items(name, source, value)
     return axes
 
 
-def _lookup(name: str, path: str, namespace: Mapping[str, Any]) -> Any:
+def _rows(name: str, source: Any, value: Any, columns: Sequence[str]) -> list[Row]:
+    """A DataFrame's (or a list of dicts') rows for ``{name.col}`` fields; every column read must exist."""
+    shown = source if isinstance(source, str) else type(value).__name__
+    if _is_frame(value):
+        rows = [Row(label, dict(zip(map(str, value.columns), values)))
+                for label, values in zip(value.index, value.itertuples(index=False, name=None))]
+    elif isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(v, Mapping) for v in value):
+        rows = [Row(i, {str(k): v for k, v in item.items()}) for i, item in enumerate(value)]
+    else:
+        raise InvalidOption(f"--vars {name}={shown}: the prompt reads {{{name}.{columns[0]}}}, so give a "
+                            "DataFrame (or a list of dicts)")
+    if not rows:
+        raise InvalidOption(f"--vars {name}={shown}: has no rows; give at least one")
+    known = rows[0].values
+    for column in columns:
+        if column not in known:
+            raise InvalidOption(f"--vars {name}={shown}: {{{name}.{column}}} names no column; the columns are "
+                                f"{', '.join(known)}")
+    for row in rows:  # numpy scalars → Python, so str() and the tables show plain values
+        row.values = {k: v.item() if hasattr(v, "item") else v for k, v in row.values.items()}
+    return rows
+
+
+def _lookup(name: str, path: str, namespace: Mapping[str, Any], whole: bool = False) -> Any:
     head, *attrs = path.split(".")
     if head not in namespace:
         raise InvalidOption(f"--vars {name}={path}: {head!r} is not defined in the notebook; define a list first")
@@ -126,10 +169,10 @@ def _lookup(name: str, path: str, namespace: Mapping[str, Any]) -> Any:
             value = value[attr] if _is_frame(value) else getattr(value, attr)
         except (AttributeError, KeyError):
             raise InvalidOption(f"--vars {name}={path}: {attr!r} not found") from None
-    if _is_frame(value):
+    if _is_frame(value) and not whole:
         if name not in value.columns:
-            raise InvalidOption(f"--vars {name}={path}: the DataFrame has no column {name!r}; "
-                                f"name one, e.g. --vars {name}={path}.<column>")
+            raise InvalidOption(f"--vars {name}={path}: the DataFrame has no column {name!r}; name one, e.g. "
+                                f"--vars {name}={path}.<column>, or read whole rows with {{{name}.<column>}} fields")
         value = value[name]
     return value
 
@@ -180,7 +223,8 @@ def plan_over_vars(template: str, namespace: Mapping[str, Any], var_items: Mappi
         plan.axes = sub.axes + [n for n in names if n not in sub.axes]
         for run in sub.runs:
             run.spec = replace(run.spec, variables=combo)
-            run.axes.update(combo)
+            # a DataFrame row's key is its index label: hashable, and it joins back onto the frame
+            run.axes.update({n: v.label if isinstance(v, Row) else v for n, v in combo.items()})
             run.index = len(plan.runs)
             plan.runs.append(run)
     return plan, missing

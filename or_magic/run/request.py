@@ -10,13 +10,15 @@ from __future__ import annotations
 import fnmatch
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..core.errors import InvalidOption, ORMagicError
 from ..core.params import CHAT, COMPLETIONS, ENDPOINTS
-from ..wire.logprobs import TokenLogprobs
-from ..wire.response import Completion
 from .prompt import chat_messages, completion_prompt
+
+if TYPE_CHECKING:  # types only: the magic line is parsed (through grid.py) without loading the wire layer
+    from ..wire.logprobs import TokenLogprobs
+    from ..wire.response import Completion
 
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5
@@ -50,6 +52,9 @@ class RunSpec:
     stream: bool = False
     sample: int = 0  # repeat index for -n/--samples
     variables: dict[str, Any] = field(default_factory=dict)  # template values for this run
+    prefill: str | None = None  # a fork's prefix: appended to the prompt, or an assistant prefill (fork.py)
+    # earlier turns of a conversation (user/assistant messages), sent between system and prompt
+    context: tuple[dict[str, str], ...] = ()
 
     def body(self) -> dict[str, Any]:
         """The JSON body for this run's endpoint.  Sending, the history, the cache and the budget
@@ -62,9 +67,11 @@ class RunSpec:
     def _build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
         if self.endpoint == COMPLETIONS:
-            body["prompt"] = completion_prompt(self.prompt, self.system)
+            body["prompt"] = completion_prompt(self.prompt, self.system) + (self.prefill or "")
         else:
-            body["messages"] = chat_messages(self.prompt, self.system)
+            body["messages"] = chat_messages(self.prompt, self.system, self.context)
+            if self.prefill is not None:  # assistant prefill: the model continues this text
+                body["messages"].append({"role": "assistant", "content": self.prefill})
         body.update(self._sampling())
         body.update(self.extra)
         if self.stream:
@@ -102,6 +109,8 @@ class Run:
     latency: float | None = None
     started_at: float = field(default_factory=time.time)
     cached: bool = False
+    record_id: int | None = None  # its row in the history database, once recorded
+    chat: dict[str, Any] | None = None  # conversation, turn, parent_run, branch: for the history
 
     @property
     def ok(self) -> bool:
@@ -164,3 +173,4 @@ class Plan:
 
     runs: list[Run] = field(default_factory=list)
     axes: list[str] = field(default_factory=list)
+    schema: Any = None  # the resolved --schema (run/schema.py SchemaSpec) the answers are parsed by

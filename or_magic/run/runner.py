@@ -22,7 +22,7 @@ RunHook = Callable[[Run], None]
 def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], *,
               system: str | None = None, endpoint: str | None = None, stream: bool = False,
               samples: int = 1, extra: dict[str, Any] | None = None,
-              completions_models: Sequence[str] = ()) -> Plan:
+              completions_models: Sequence[str] = (), context: Sequence[dict[str, str]] = ()) -> Plan:
     """Expand models × parameter values × samples into one `Run` per request."""
     axes = (["model"] if len(models) > 1 else []) + [n for n, v in params.items() if len(v) > 1]
     if samples > 1:
@@ -35,7 +35,8 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
             values = dict(zip(names, combo))
             for sample in range(samples):
                 spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
-                               params=values, extra=dict(extra or {}), stream=stream, sample=sample)
+                               params=values, extra=dict(extra or {}), stream=stream, sample=sample,
+                               context=tuple(context))
                 point = {**values, "sample": sample}
                 run_axes = {a: point[a] for a in axes if a != "model"}
                 plan.runs.append(Run(spec=spec, index=len(plan.runs), axes=run_axes))

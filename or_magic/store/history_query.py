@@ -8,6 +8,7 @@ Filters (all optional, combined with AND)::
     --since WHEN    runs started at or after WHEN: 2026-11-01, 2026-11-01T14:30, or 2h / 3d / 30m ago
     --until WHEN    runs started before WHEN (same forms)
     --errors        only failed runs
+    --chat NAME     only the turns of conversation NAME (every branch; see the turn and branch columns)
     --limit N       at most N rows (default 100; 0 = all)
 
     --full          every column (request and response JSON, ids, session...), not the compact view
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..core.errors import InvalidOption
 from .runlog import COLUMNS, open_history, resolve_path
@@ -53,7 +54,7 @@ def parse_when(text: str, now: float | None = None) -> float:
 
 def history(model: str | None = None, grep: str | None = None, since: str | float | None = None,
             until: str | float | None = None, errors: bool = False, limit: int | None = DEFAULT_LIMIT,
-            full: bool = False, settings: "Settings | None" = None) -> "pd.DataFrame":
+            settings: "Settings | None" = None, chat: str | None = None, full: bool = False) -> "pd.DataFrame":
     """Past runs of this and earlier sessions as a DataFrame, newest first: the compact view, or
     every column with `full=True`."""
     import pandas as pd
@@ -61,6 +62,8 @@ def history(model: str | None = None, grep: str | None = None, since: str | floa
     from ..core.settings import Settings
 
     where, args = _where(model, grep, since, until, errors)
+    if chat is not None:
+        where, args = (f"{where} AND" if where else "WHERE") + " conversation = ?", args + [chat]
     if limit is not None and limit < 0:
         raise InvalidOption(f"limit={limit}: must be ≥ 0 (0 = all rows)")
     store = open_history(resolve_path(settings or Settings()))
@@ -68,13 +71,14 @@ def history(model: str | None = None, grep: str | None = None, since: str | floa
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s", utc=True).dt.tz_convert(_local_zone())
     frame["cached"] = frame["cached"].astype(bool)
-    return frame if full else compact(frame)
+    # a conversation's turns keep their turn and branch columns in the compact view too
+    return frame if full else compact(frame, ("turn", "branch") if chat else ())
 
 
 COMPACT_COLUMNS = ["time", "model", "text", "tokens", "cost", "error", "cell"]
 
 
-def compact(frame: "pd.DataFrame") -> "pd.DataFrame":
+def compact(frame: "pd.DataFrame", extra: Sequence[str] = ()) -> "pd.DataFrame":
     """The default view of a full history frame (see the module docstring)."""
     import pandas as pd
 
@@ -93,7 +97,8 @@ def compact(frame: "pd.DataFrame") -> "pd.DataFrame":
         "cost": frame["cost"],
         "error": frame["error"].map(first_line),
         "cell": frame["cell"].astype("Int64"),
-    }, columns=COMPACT_COLUMNS)
+        **{name: frame[name] for name in extra},
+    }, columns=[*COMPACT_COLUMNS, *extra])
     view.index = pd.Index(frame["id"], name="id")
     return view
 

@@ -54,12 +54,23 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_created ON runs (created_at);
     CREATE INDEX runs_request ON runs (request_hash);
     """,
+    # 1 → 2: conversations (run/conversation.py): which chat a run was a turn of, its turn number
+    # (1-based), the run it answered after (the previous turn, or the run it was continued
+    # from), and its branch (a cell re-run opens a new one; the old turns stay here).
+    """
+    ALTER TABLE runs ADD COLUMN conversation TEXT;
+    ALTER TABLE runs ADD COLUMN turn INTEGER;
+    ALTER TABLE runs ADD COLUMN parent_run INTEGER;
+    ALTER TABLE runs ADD COLUMN branch INTEGER;
+    CREATE INDEX runs_conversation ON runs (conversation, turn);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
+CHAT_COLUMNS = ("conversation", "turn", "parent_run", "branch")  # from `Run.chat`
 COLUMNS = ("id", "created_at", "model", "endpoint", "text", "finish_reason", "prompt_tokens",
            "completion_tokens", "cost", "latency", "generation_id", "error", "error_type", "status",
-           "cached", "notebook", "cell", "session", "base_url", "request", "response")
+           "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS
 
 
 def default_path() -> Path:
@@ -205,6 +216,7 @@ def run_row(run: "Run", base_url: str, key: str | None) -> dict[str, Any]:
         "error_type": type(run.error).__name__ if run.error is not None else None,
         "status": getattr(run.error, "status", None), "cached": int(run.cached),
         "session": session, "notebook": notebook, "cell": cell,
+        **{name: (run.chat or {}).get(name) for name in CHAT_COLUMNS},
     }
 
 
@@ -241,7 +253,7 @@ def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> 
         nonlocal history
         if history is not None:
             try:
-                history.record(run, base_url, settings.api_key())
+                run.record_id = history.record(run, base_url, settings.api_key())
             except (sqlite3.Error, OSError) as exc:
                 history = _cannot_record(history.path, exc)
         if on_done is not None:

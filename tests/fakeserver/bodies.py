@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
+from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.faults import error_body
+from tests.fakeserver.structured import structured_generation, tool_call_deltas
 from tests.fakeserver.textgen import (
     Generation,
     RawJSON,
@@ -63,6 +65,8 @@ class Job:
     prompt_tokens: int
     usage_style: str
     gen: Generation
+    tool_calls: list[dict] | None = None  # a tool-call answer (structured.py)
+    echo: str = ""         # a prefill repeated before the answer (prefill_style "echo")
 
     @property
     def cost(self) -> float:
@@ -161,7 +165,8 @@ def _sampler(body: dict, model: str, prompt_key: str) -> Sampler:
     return Sampler(temp, float(body.get("top_p", 1.0)), int(body.get("top_k", 0)), rng)
 
 
-def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str) -> Job:
+def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: str,
+              prefill_style: str = "continue", memory: PromptMemory | None = None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
     model = body.get("model") or DEFAULT_MODEL
@@ -170,18 +175,36 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
         raise BadRequest(f"{model} is not a valid model ID", _model_not_found(str(model)))
     _check_ranges(body)
     key, chars, prompt_tokens = _prompt(endpoint, body)
+    _check_context(entry, prompt_tokens, body)
     n_top, legacy = _logprob_request(endpoint, body)
     if not catalog.gives_logprobs(model, entry):
         n_top = None
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-    gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=_stops(body),
-                   sampler=_sampler(body, model, key))
+    stops = _stops(body)
+    gen, calls = structured_generation(endpoint, body, model, key)
+    echo = ""
+    if gen is None:
+        key, after, echo = continue_from(endpoint, body, model, key, prefill_style, memory)
+        gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=stops,
+                       sampler=_sampler(body, model, key), after=after)
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
-               chars, prompt_tokens, style, gen)
+               chars, prompt_tokens, style, gen, calls, echo)
+
+
+def _check_context(entry: dict, prompt_tokens: int, body: dict) -> None:
+    """OpenRouter's 400 for a request longer than the model's context (prompt + asked-for answer)."""
+    limit = entry.get("context_length")
+    asked = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    if isinstance(limit, int) and prompt_tokens + asked > limit:
+        raise BadRequest("", error_body(
+            400, f"This endpoint's maximum context length is {limit} tokens. However, you requested about "
+                 f"{prompt_tokens + asked} tokens ({prompt_tokens} of text input, {asked} in the output). Please "
+                 "reduce the length of either one, or use the \"middle-out\" transform to compress your prompt "
+                 "automatically.", {"error_type": "context_length_exceeded"}))
 
 
 def _model_not_found(model: str) -> dict:
@@ -230,6 +253,8 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
     else:
         choice["message"] = {"role": "assistant", "content": text, "refusal": None,
                              "reasoning": None}
+        if job.tool_calls:  # OpenAI: content null beside the calls
+            choice["message"].update(content=None, tool_calls=job.tool_calls)
     choice.update(finish_reason=finish, native_finish_reason=finish, logprobs=logprobs)
     return choice
 
@@ -237,7 +262,7 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
 def response_body(job: Job, upto: int | None = None, error: dict | None = None) -> dict:
     """Non-stream body; ``upto``/``error`` cut the content and set finish_reason "error"."""
     obj = "chat.completion" if job.endpoint == "chat" else "text_completion"
-    text = job.gen.text if upto is None else "".join(job.gen.pieces[:upto])
+    text = job.echo + (job.gen.text if upto is None else "".join(job.gen.pieces[:upto]))
     choice = _choice(job, text, "error" if error else job.gen.finish_reason,
                      _logprobs(job, 0, upto), stream=False)
     if error:
@@ -249,7 +274,14 @@ def stream_chunks(job: Job) -> Iterator[dict]:
     """Token chunks, the finish chunk, then the usage chunk (shape per usage_style)."""
     obj = "chat.completion.chunk" if job.endpoint == "chat" else "text_completion"
     head = _head(job, obj)
-    for i, piece in enumerate(job.gen.pieces):
+    if job.tool_calls:
+        for n, calls in enumerate(tool_call_deltas(job.tool_calls)):
+            delta = {"role": "assistant", "content": None} if n == 0 else {}
+            choice = {"index": 0, "delta": {**delta, "tool_calls": calls}, "finish_reason": None,
+                      "native_finish_reason": None, "logprobs": None}
+            yield {**head, "choices": [choice]}
+    for i, piece in enumerate([] if job.tool_calls else job.gen.pieces):
+        piece = job.echo + piece if i == 0 else piece
         yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
     yield {**head, "choices": [_choice(job, "", job.gen.finish_reason, None, True)]}
     tail = [] if job.usage_style == "empty_choices" else [_choice(job, "", None, None, True)]

@@ -65,6 +65,11 @@ _MODELS = [
     _model("test/nologprobs", "Test: provider without logprobs", 1700000000, 8192,
            "0.000001", "0.000002", _COMMON, provider="FakeProvider", tokenizer="Other",
            max_out=None),
+    # A model whose context a short conversation fills: what conversations trim for (and what
+    # bodies.py refuses with OpenRouter's 400 when a request does not fit).
+    _model("test/short-context", "Test: 300-token context", 1700000001, 300,
+           "0.000001", "0.000002", _COMMON + _LOGPROBS, provider="FakeProvider", tokenizer="Other",
+           max_out=100),
 ]
 _BY_ID = {m["id"]: m for m in _MODELS}
 TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},

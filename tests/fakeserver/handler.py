@@ -151,9 +151,13 @@ class Handler(BaseHTTPRequestHandler):
         w.wait(fake.latency)
         if fault and fault.kind == "http":
             return w.send_json(fault.status, fault.body, fault.headers)
+        scripted = fake.scripted_answer(endpoint, body)
+        if scripted is not None:
+            return w.send_json(200, scripted)
         try:
             job = parse_job(endpoint, body, logprobs_style=fake.completions_logprobs_style,
-                            usage_style=fake.usage_style)
+                            usage_style=fake.usage_style, prefill_style=fake.prefill_style,
+                            memory=fake.prompts)
         except BadRequest as exc:
             return w.send_json(400, exc.body)
         if job.stream:

@@ -13,7 +13,9 @@ Interface::
         srv.last                   # the last Recorded
         srv.fail_next(429)         # next completion request gets a realistic 429
         srv.fail_next(Fault.midstream_error(after_chunks=2), count=3)
-        srv.clear()                # forget requests, pending faults and max_in_flight
+        srv.clear()                # forget requests, pending faults, scripts, prompts and max_in_flight
+        srv.prefill_style = "echo" # assistant prefill: "continue" (default), "echo", "ignore"
+        srv.script_first_token({"Yes": 0.7, "No": 0.3}, ["Yes"] * 7 + ["No"] * 3)
         srv.max_in_flight          # most completion requests being served at once
         srv.latency = 0.2          # plain attributes, changeable while running:
                                    # latency, chunk_delay, chaos, require_key,
@@ -40,13 +42,25 @@ randomness otherwise. Honoured: temperature (0 = argmax; higher = more varied),
 top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
 "length"), stop (finish_reason "stop"; content is cut exactly at the stop text,
 logprobs keep the token it starts in). Out-of-range values get a 400; other
-parameters (penalties, tools, response_format, provider, ...) are accepted and
-ignored, as OpenRouter drops what a provider does not support. Chat logprobs need
+parameters (penalties, provider, ...) are accepted and ignored, as OpenRouter drops
+what a provider does not support. Structured output and tools
+(tests/fakeserver/structured.py): ``response_format`` json_schema gets JSON valid for
+the schema (deterministic from model, prompt and seed; prompt markers such as
+``[fake:wrong_type]`` script invalid JSON / wrong types / missing / extra fields);
+``tools`` get tool calls (content null, finish_reason "tool_calls") for
+``tool_choice`` required or a named function, or when the prompt names a tool;
+streamed as OpenAI's indexed ``delta.tool_calls`` pieces. Chat logprobs need
 ``logprobs: true`` (+``top_logprobs`` 0-20); /completions gives them for
 ``logprobs: <int 0-5>`` or ``top_logprobs``, in the legacy shape, or in the chat
 shape when ``completions_logprobs_style == "chat"``. Models without "logprobs" in
 their supported_parameters (anthropic/claude-3.5-haiku, any id containing
 ``nologprobs``) answer ``logprobs: null``. Emoji come as partial UTF-8 byte tokens.
+
+Continuation (tests/fakeserver/continuation.py): a chat request ending with an assistant message
+continues that prefill (``prefill_style``), and a /completions prompt that extends one served
+before continues it, both exactly where generating that text would have gone on. Scripted
+answers (tests/fakeserver/scripted.py): one-token answers with known reported probabilities
+and sampled frequencies, for calibration.
 
 Streaming: SSE over chunked encoding; ``: OPENROUTER PROCESSING`` first and before
 every chunk when chunk_delay > 0; one chunk per token; a finish chunk; a usage chunk
@@ -88,8 +102,10 @@ import threading
 import time
 
 from tests.fakeserver.bodies import Job, generation_stats
+from tests.fakeserver.continuation import PromptMemory
 from tests.fakeserver.faults import Fault, chaos_fault, fault_for_model
 from tests.fakeserver.handler import PREFIX, Handler, Recorded, Server
+from tests.fakeserver.scripted import Script, scripted_body
 
 __all__ = ["FakeOpenRouter", "Fault", "Recorded"]
 
@@ -104,6 +120,9 @@ class FakeOpenRouter:
         self.completions_logprobs_style = completions_logprobs_style
         self.usage_style = usage_style
         self.key_limit: float | None = None  # USD cap reported by GET /key
+        self.prefill_style = "continue"  # assistant prefill: "continue", "echo" or "ignore" (continuation.py)
+        self.prompts = PromptMemory()  # /completions prompts served, for prompt continuation
+        self._scripts: list[Script] = []
         self.requests: list[Recorded] = []
         self.in_flight = 0  # completion requests being served right now
         self.max_in_flight = 0  # the most seen at once since the last clear()
@@ -165,7 +184,10 @@ class FakeOpenRouter:
         with self.lock:
             self.requests.clear()
             self._faults.clear()
+            self._scripts.clear()
             self.max_in_flight = self.in_flight
+        self.prompts.clear()
+        self.prefill_style = "continue"
 
     @property
     def last(self) -> Recorded:
@@ -177,7 +199,27 @@ class FakeOpenRouter:
         with self.lock:
             self._faults.extend([f] * count)
 
+    def script_first_token(self, reported: dict[str, float], sampled: list[str], when: str | None = None) -> None:
+        """Answer the next len(sampled) requests (containing `when`) with these one-token answers,
+        each reporting `reported` as its distribution (tests/fakeserver/scripted.py)."""
+        with self.lock:
+            self._scripts.append(Script(dict(reported), collections.deque(sampled), when))
+
     # --- used by the handler ---
+    def scripted_answer(self, endpoint: str, body: object) -> dict | None:
+        """The next scripted answer for this request, if a script matches it."""
+        if not isinstance(body, dict) or body.get("stream") is True:
+            return None
+        with self.lock:
+            scripts = list(self._scripts)
+        for script in scripts:
+            if script.matches(body):
+                token = script.take()
+                if token is not None:
+                    legacy = endpoint == "completions" and self.completions_logprobs_style == "legacy"
+                    return scripted_body(endpoint, body, token, script.reported, legacy)
+        return None
+
     def enter(self) -> None:
         with self.lock:
             self.in_flight += 1

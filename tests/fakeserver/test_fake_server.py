@@ -149,6 +149,18 @@ def test_validation_errors(client):
     assert bad.status_code == 400
 
 
+def test_a_request_longer_than_the_context_is_refused_like_openrouter(client):
+    """Prompt tokens (words + 4 per message) plus the asked-for answer must fit context_length."""
+    fits = {**chat(" ".join(["w"] * 200)), "model": "test/short-context", "max_tokens": 50}
+    assert client.post(CHAT, json=fits).status_code == 200
+    r = client.post(CHAT, json={**fits, "max_tokens": 100})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == 400 and error["metadata"]["error_type"] == "context_length_exceeded"
+    assert error["message"].startswith("This endpoint's maximum context length is 300 tokens. "
+                                       "However, you requested about 304 tokens")
+
+
 def test_unknown_model_and_test_models(client):
     r = client.post(CHAT, json={**chat(), "model": "nope/none"})
     assert r.status_code == 400

@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import random
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
@@ -177,12 +178,17 @@ class Generation:
 
 
 def generate(prompt_key: str, model: str, *, max_tokens: int, stop: list[str],
-             sampler: Sampler) -> Generation:
+             sampler: Sampler, after: list[int] | None = None) -> Generation:
+    """``after``: units already written (a prefill or a prompt continuation): generation goes on
+    from the state they lead to, so it continues exactly what generating them would have."""
     base = stable_hash(model, prompt_key)
     toks, lps, rows, starts = [], [], [], []
     text, prev, finish, cut = "", N_UNITS, "length", -1
+    shift = sum(len(UNITS[u]) for u in after or [])
+    if after:
+        prev = after[-1]
     while len(toks) < max_tokens and cut < 0:
-        row = _mix(base, len(toks), prev) % N_ROWS
+        row = _mix(base, shift + len(toks), prev) % N_ROWS
         unit = sampler.pick(row, single_only=max_tokens - len(toks) < 2)
         for k, tok in enumerate(UNITS[unit]):
             toks.append(tok)
@@ -198,6 +204,31 @@ def generate(prompt_key: str, model: str, *, max_tokens: int, stop: list[str],
         toks, lps, rows, starts = toks[:keep], lps[:keep], rows[:keep], starts[:keep]
     pieces = [text[s:s + len(t.text)] for s, t in zip(starts, toks)]
     return Generation(toks, lps, rows, pieces, starts, text, finish)
+
+
+_UNIT_TEXT = {"".join(t.text for t in unit): i for i, unit in enumerate(UNITS)}
+_LONGEST = max(map(len, _UNIT_TEXT))
+
+
+def segment(text: str) -> list[int] | None:
+    """``text`` as a sequence of units (longest match first, backtracking), or None when it is not
+    made of the vocabulary: the fake's tokenizer, for a prefix it is asked to continue."""
+    if not text:
+        return None
+    nxt: list[tuple[int, int] | None] = [None] * len(text) + [(-1, -1)]  # (unit, next index) from the end
+    for i in range(len(text) - 1, -1, -1):
+        for j in range(min(len(text), i + _LONGEST), i, -1):
+            unit = _UNIT_TEXT.get(text[i:j])
+            if unit is not None and nxt[j] is not None:
+                nxt[i] = (unit, j)
+                break
+    if nxt[0] is None:
+        return None
+    units, i = [], 0
+    while i < len(text):
+        unit, i = nxt[i]
+        units.append(unit)
+    return units
 
 
 def _find_stop(text: str, stops: list[str], new_from: int) -> int:
@@ -262,3 +293,16 @@ def legacy_logprobs(gen: Generation, n: int, prompt_chars: int,
         f'{{"tokens":[{tokens}],"token_logprobs":{json.dumps(gen.logprobs[lo:hi])},'
         f'"top_logprobs":[{alts}],'
         f'"text_offset":{json.dumps([prompt_chars + o for o in gen.offsets[lo:hi]])}}}')
+
+
+_PIECE = re.compile(r'\s+|[{}\[\]:,]|"|[^\s{}\[\]:,"]{1,6}')
+
+
+def fixed_text(text: str, finish_reason: str = "stop") -> Generation:
+    """A generation whose content is `text` (a structured answer), cut into token-like pieces;
+    each piece gets a logit row by position, so logprob tables stay well-formed."""
+    pieces = _PIECE.findall(text) or [""]
+    toks = [_whole(p) for p in pieces]
+    starts = list(accumulate([0] + [len(p) for p in pieces[:-1]]))
+    rows = [i % N_ROWS for i in range(len(toks))]
+    return Generation(toks, [-0.05] * len(toks), rows, pieces, starts, text, finish_reason)

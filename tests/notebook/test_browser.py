@@ -45,18 +45,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _write_notebook(path: Path) -> None:
+PANEL_CELLS = ["%load_ext or_magic", f"%%openrouter {MODEL} --widgets -t 0.3 --seed 1 --max-tokens 12 -o r\n{PROMPT}"]
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext or_magic"),
-                nbformat.v4.new_code_cell(f"%%openrouter {MODEL} --widgets -t 0.3 --seed 1 --max-tokens 12 -o r\n"
-                                          f"{PROMPT}")]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     nbformat.write(nb, path)
 
 
-def _wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll `predicate` until it returns something truthy (a wait, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,16 +77,17 @@ def _status_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def jupyterlab(tmp_path: Path, examples: bool = False) -> Iterator[str]:
-    """JupyterLab serving a temporary directory with the test notebook (or copies of the example
-    notebooks); yields its base URL."""
+def jupyterlab(tmp_path: Path, name: str = "widgets.ipynb", cells: list[str] = PANEL_CELLS,
+               examples: bool = False) -> Iterator[str]:
+    """JupyterLab serving a temporary directory with the test notebook `name` (or copies of the
+    example notebooks); yields its base URL."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     if examples:
         for path in EXAMPLES:
             shutil.copy(path, notebooks / path.name)
     else:
-        _write_notebook(notebooks / "widgets.ipynb")
+        write_notebook(notebooks / name, cells)
     port = _free_port()
     # Settings, workspaces and runtime files of this JupyterLab stay in the temp dir.
     isolated = {name: str(tmp_path / name.lower()) for name in
@@ -100,7 +102,7 @@ def jupyterlab(tmp_path: Path, examples: bool = False) -> Iterator[str]:
     process = subprocess.Popen(command, cwd=notebooks, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until(lambda: _status_ok(url) or process.poll() is not None, 120, "JupyterLab to start")
+        wait_until(lambda: _status_ok(url) or process.poll() is not None, 120, "JupyterLab to start")
         if process.poll() is not None:
             pytest.fail(f"JupyterLab exited: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
         yield url
@@ -147,7 +149,7 @@ def chromium() -> Iterator[Any]:
             chromium.close()
 
 
-def _expected_text(server: Any, body: dict[str, Any]) -> str:
+def expected_text(server: Any, body: dict[str, Any]) -> str:
     """What the server answers for this body (deterministic when a seed is set, streamed or not)."""
     unstreamed = {k: v for k, v in body.items() if k != "stream"}
     answer = httpx.post(f"{server.base_url}/chat/completions", json=unstreamed,
@@ -155,7 +157,7 @@ def _expected_text(server: Any, body: dict[str, Any]) -> str:
     return answer.json()["choices"][0]["message"]["content"]
 
 
-def _chat_bodies(server: Any) -> list[dict[str, Any]]:
+def chat_bodies(server: Any) -> list[dict[str, Any]]:
     return [r.body for r in server.requests if r.path.endswith("/chat/completions")]
 
 
@@ -166,6 +168,17 @@ def _set_slider(page: Any, css: str, value: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
     page.keyboard.press("Enter")
+
+
+def open_and_run_all(page: Any, lab: str, name: str) -> None:
+    """Open notebook `name` in JupyterLab, wait for its kernel, and run every cell."""
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
 
 def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(tmp_path, server):
@@ -183,20 +196,14 @@ def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(tmp_path, serv
 def drive_the_panel(page: Any, lab: str, server: Any) -> None:
     from playwright.sync_api import expect
 
-    page.set_default_timeout(WAIT_MS)
-    page.goto(f"{lab}/lab/tree/widgets.ipynb?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    open_and_run_all(page, lab, "widgets.ipynb")
 
     panel = page.locator(".or-magic-panel")
     panel.wait_for(state="visible")
     first = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "temperature": 0.3, "seed": 1,
              "max_tokens": 12, **STREAM}
-    _wait_until(lambda: first in _chat_bodies(server), 60, "the first run's request")
-    first_text = " ".join(_expected_text(server, first).split())
+    wait_until(lambda: first in chat_bodies(server), 60, "the first run's request")
+    first_text = " ".join(expected_text(server, first).split())
     page.locator(".or-magic-output").filter(has_text=first_text[:30]).wait_for()
     page.locator(".or-magic-runs tbody tr").first.wait_for()
 
@@ -207,8 +214,8 @@ def drive_the_panel(page: Any, lab: str, server: Any) -> None:
     page.locator(".or-magic-run").click()
 
     second = {**first, "temperature": 1.5, "seed": 123}
-    _wait_until(lambda: second in _chat_bodies(server), 60, f"a request with {second}")
-    second_text = " ".join(_expected_text(server, second).split())
+    wait_until(lambda: second in chat_bodies(server), 60, f"a request with {second}")
+    second_text = " ".join(expected_text(server, second).split())
     assert second_text != first_text
     output = page.locator(".or-magic-output")
     expect(output).to_contain_text(second_text[:30], timeout=WAIT_MS)

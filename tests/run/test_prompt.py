@@ -23,3 +23,14 @@ def test_messages_and_prompt():
                                                {"role": "user", "content": "hi"}]
     assert chat_messages("hi") == [{"role": "user", "content": "hi"}]
     assert completion_prompt("hi", "be brief") == "be brief\n\nhi"
+
+
+def test_row_fields_read_a_dataframe_row_and_leave_code_alone():
+    from or_magic.run.prompt import Row, row_fields, template_fields
+
+    row = Row("r1", {"review": "great", "stars": 5})
+    assert fill_template("{row.review} ({row.stars}) {self.x} {row}", {"row": row, "self": 1}) == (
+        "great (5) {self.x} review: great\nstars: 5", [])
+    assert fill_template("{row.nope}", {"row": row}) == ("{row.nope}", ["row.nope"])
+    assert row_fields("{row.a} {row.b} {row.a} {x}") == {"row": ["a", "b"]}
+    assert template_fields("{row.a} {x}") == ["x"]

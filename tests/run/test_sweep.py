@@ -435,3 +435,16 @@ def test_displayed_sweep_table_has_no_none_noise_no_run_column_and_visible_white
     assert texts and all(t.startswith(" ") for t in texts)  # the fake server's tokens begin with a space
     assert all(f"␠{t[1:20]}" in page for t in texts)
     assert r.df.error.isna().sum() == 2  # the data keeps its missing values; only the view is blank
+
+
+def test_vars_rows_of_a_dataframe_from_python(server):
+    from or_magic import sweep
+
+    frame = pd.DataFrame({"animal": ["owl", "eel", "bat"], "legs": [2, 0, 2]}, index=[10, 20, 30])
+    r = sweep("Describe the {row.animal} with {row.legs} legs.", CHAT, sweep_vars={"row": frame}, seed=1)
+    assert sorted(req.body["messages"][0]["content"] for req in server.requests) == [
+        "Describe the bat with 2 legs.", "Describe the eel with 0 legs.", "Describe the owl with 2 legs."]
+    assert r.df["row"].tolist() == [10, 20, 30] and r.df["animal"].tolist() == ["owl", "eel", "bat"]
+    assert r.df["legs"].tolist() == [2, 0, 2]
+    records = sweep("Name {row.animal}.", CHAT, sweep_vars={"row": [{"animal": "cat"}, {"animal": "dog"}]})
+    assert records.df["row"].tolist() == [0, 1] and records.df["animal"].tolist() == ["cat", "dog"]

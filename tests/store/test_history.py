@@ -182,16 +182,32 @@ def test_a_crash_right_after_a_run_loses_nothing(home):
 def test_migrations_upgrade_in_place_and_refuse_newer(home, monkeypatch):
     path = home / "old.db"
     runlog.History(path).record(runlog_run(), "http://x")
+    current = runlog.SCHEMA_VERSION
     monkeypatch.setattr(runlog, "MIGRATIONS", runlog.MIGRATIONS + ["ALTER TABLE runs ADD COLUMN tags TEXT"])
-    monkeypatch.setattr(runlog, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(runlog, "SCHEMA_VERSION", current + 1)
     upgraded = runlog.History(path)
     with sqlite3.connect(path) as db:  # a second connection sees what the migration committed
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2 and upgraded.count() == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == current + 1 and upgraded.count() == 1
         assert "tags" in [c[1] for c in db.execute("PRAGMA table_info(runs)")]
-    monkeypatch.setattr(runlog, "SCHEMA_VERSION", 1)
-    monkeypatch.setattr(runlog, "MIGRATIONS", runlog.MIGRATIONS[:1])
+    monkeypatch.setattr(runlog, "SCHEMA_VERSION", current)
+    monkeypatch.setattr(runlog, "MIGRATIONS", runlog.MIGRATIONS[:current])
     with pytest.raises(RuntimeError, match="newer than this"):
         runlog.History(path)
+
+
+def test_a_version_1_database_gains_the_conversation_columns(home):
+    """A history written before conversations existed is upgraded in place, its runs kept."""
+    path = home / "v1.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(runlog.MIGRATIONS[0])
+        db.execute("INSERT INTO runs (created_at, model, text) VALUES (1, 'm', 'old answer')")
+        db.execute("PRAGMA user_version = 1")
+    upgraded = runlog.History(path)
+    [row] = upgraded.query()
+    record = dict(zip(runlog.COLUMNS, row))
+    assert record["text"] == "old answer" and record["conversation"] is None and record["turn"] is None
+    columns = [c[1] for c in sqlite3.connect(path).execute("PRAGMA table_info(runs)")]
+    assert columns[-4:] == ["conversation", "turn", "parent_run", "branch"]
 
 
 def runlog_run():

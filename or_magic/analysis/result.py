@@ -223,7 +223,7 @@ class Result(LogprobViews, ResearchViews):
         shown = [*self.key_columns(), "text", *fields, "finish_reason", "completion_tokens", "cost", "error"]
         table = df[[c for c in dict.fromkeys(shown) if c in df.columns]].copy()
         table["text"] = table["text"].str.slice(0, 60)
-        table = visible_columns(table, ["text", "finish_reason", "error"])
+        table = visible_columns(table, ["text", "finish_reason", "error", "schema_error"])
         if "completion_tokens" in table.columns:
             table["completion_tokens"] = table["completion_tokens"].map(
                 lambda n: "" if n is None or n != n else int(n))

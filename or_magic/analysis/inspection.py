@@ -61,7 +61,7 @@ class LogprobViews:
     def wide(self, k: int | None = None, visible: bool = True) -> "pd.DataFrame":
         """One row per token: run keys, position, token, prob, alt_1, alt_1_prob, ... alt_k, alt_k_prob.
 
-        A view: whitespace in the tokens is marked (␠ leading/trailing space, ↵ newline, ⇥ tab) and a
+        A view: whitespace in the tokens is marked (␣ leading/trailing space, ↵ newline, ⇥ tab) and a
         missing alternative is an empty cell; `visible=False` gives the exact tokens (None if missing)."""
         from .views import wide_frame
         from .whitespace import visible_columns

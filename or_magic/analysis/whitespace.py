@@ -1,7 +1,7 @@
 """Whitespace made visible in displayed tokens and texts: `" is"` and `"is"` must not look alike,
 and a newline token must not be a blank cell.
 
-    ␠  a leading or trailing space (inner spaces stay spaces: they read as text)
+    ␣  a leading or trailing space (inner spaces stay spaces: they read as text)
     ↵  a newline        ⇥  a tab
 
 Only views use this (`wide()`, `heatmap()`, the sweep and choices tables); the DataFrames
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 if TYPE_CHECKING:
     import pandas as pd
 
-SPACE, NEWLINE, TAB = "\u2420", "\u21b5", "\u21e5"  # ␠ ↵ ⇥
+# U+2423 (open box), not U+2420 (symbol for space): common fonts (DejaVu, Liberation) lack U+2420, which then shows as a box
+SPACE, NEWLINE, TAB = "\u2423", "\u21b5", "\u21e5"  # ␣ ↵ ⇥
 
 
 def visible(text: Any) -> Any:

@@ -114,18 +114,18 @@ SPACEY = [entry(" is", 0.5, [(" is", 0.5), ("is", 0.3), ("\n", 0.1), ("\t ", 0.0
 def test_whitespace_is_visible_in_the_wide_view_and_heatmap_but_the_data_stays_exact():
     result = result_of(chat_raw(SPACEY))
     wide = result.wide()
-    assert list(wide.token) == ["␠is", "↵"]
-    assert list(wide.alt_1) == ["␠is", "↵"] and list(wide.alt_2) == ["is", "␠␠"]
-    assert list(wide.alt_4) == ["⇥␠", ""]  # a missing alternative is an empty cell, not None
+    assert list(wide.token) == ["␣is", "↵"]
+    assert list(wide.alt_1) == ["␣is", "↵"] and list(wide.alt_2) == ["is", "␣␣"]
+    assert list(wide.alt_4) == ["⇥␣", ""]  # a missing alternative is an empty cell, not None
     assert list(result.logprobs.token) == [" is", "\n"]  # the tables keep the exact strings
     html = result.heatmap().to_html()
-    assert "␠is" in html and "↵" in html and "⇥␠" in html and "None" not in html
+    assert "␣is" in html and "↵" in html and "⇥␣" in html and "None" not in html
 
 
 def test_visible_marks_only_edge_spaces():
     from or_magic.analysis.whitespace import visible
 
-    assert visible(" a b ") == "␠a b␠" and visible("a\r\nb\tc") == "a↵b⇥c" and visible("   ") == "␠␠␠"
+    assert visible(" a b ") == "␣a b␣" and visible("a\r\nb\tc") == "a↵b⇥c" and visible("   ") == "␣␣␣"
     assert visible("") == "" and visible(None) is None
 
 

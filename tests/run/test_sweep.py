@@ -433,7 +433,7 @@ def test_displayed_sweep_table_has_no_none_noise_no_run_column_and_visible_white
     assert "<th>run</th>" not in page and not shown.splitlines()[0].split()[0] == "run"
     texts = [t for t in r.df.text if t]
     assert texts and all(t.startswith(" ") for t in texts)  # the fake server's tokens begin with a space
-    assert all(f"␠{t[1:20]}" in page for t in texts)
+    assert all(f"␣{t[1:20]}" in page for t in texts)
     assert r.df.error.isna().sum() == 2  # the data keeps its missing values; only the view is blank
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
 from .core.coerce import to_float
-from .core.errors import APIError, InvalidOption, ORMagicError
+from .core.errors import APIError, ConfigError, InvalidOption, ORMagicError
 from .core.params import PARAMS
 from .core.secrets import ensure_key
 from .core.settings import Settings
@@ -102,6 +102,10 @@ def _checked_list(name: str, value: Any) -> list[Any]:
 def prepare(prompt: str, options: CallOptions, settings: Settings,
             variables: Mapping[str, Any]) -> tuple[Plan, list[str]]:
     """Check everything and plan the runs, sending nothing.  Returns the plan and notes."""
+    problem = settings.base_url_problem()
+    if problem:
+        raise ConfigError(problem)
+    settings.api_key()  # a key that cannot be sent is a ConfigError now, not a failed run
     models = options.models or ([settings.model] if settings.model else [])
     if not models:
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "

@@ -45,6 +45,9 @@ class OpenRouterMagics(Magics):
     history_path = Unicode(_DEFAULTS.history_path,
                            help="history database file; empty: $OR_MAGIC_HOME/history.db, else the user's "
                            "data directory").tag(config=True)
+    send_key_to_hosts = List(Unicode(), list(_DEFAULTS.send_key_to_hosts),
+                             help="hosts besides OpenRouter (https) and this machine that may receive the API key "
+                             "(also $OR_MAGIC_SEND_KEY_TO, comma-separated)").tag(config=True)
     cache = Bool(_DEFAULTS.cache, help="answer repeated requests with a seed or temperature 0 from the "
                  "history, at no cost (--cache / --no-cache per cell)").tag(config=True)
 

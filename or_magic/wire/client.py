@@ -18,18 +18,21 @@ from typing import Any, Callable, NamedTuple
 
 import httpx
 
-from ..core import __version__
-from ..core.errors import ConfigError, TimeoutError, TransportError
+from ..core.errors import AuthError, ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
 from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
 from .answers import check_answer, error_fields, unusable_ok
+from .auth import request_headers, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
+_told_withheld: set[str] = set()  # base URLs whose "key not sent" notice was shown
+
+
 class Attempt(NamedTuple):
     """One request's outcome."""
 
@@ -38,6 +41,7 @@ class Attempt(NamedTuple):
     status: int | None  # the status to judge a retry by; None when the answer is usable or final
     error: dict[str, Any]  # the answer's error fields
     data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
+    final: bool = False  # never worth another attempt (the request itself cannot be sent)
 
 
 def _stderr_notice(message: str) -> None:
@@ -49,13 +53,20 @@ class ClientBase:
 
     def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
         self.settings = settings
+        problem = settings.base_url_problem()
+        if problem:
+            raise ConfigError(problem)
         self.base_url = settings.resolved_base_url()
         key = settings.api_key()
         if key is None and settings.needs_key():
             raise ConfigError(
                 f"no OpenRouter API key: set the {settings.api_key_env} environment variable "
                 "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
-        self._key = key
+        self._key = key  # kept for scrubbing even when it is not sent
+        self.key_withheld = key is not None and not settings.sends_key()
+        if self.key_withheld and self.base_url not in _told_withheld:
+            _told_withheld.add(self.base_url)
+            _stderr_notice(f"or_magic: not sending ${settings.api_key_env} to {self.base_url}: {withheld_why(settings)}")
         self.on_retry = on_retry
         # A sweep retries rate limits more patiently than one call: waiting slows it down
         # instead of failing rows (AsyncClient sets it from its caller).
@@ -65,11 +76,14 @@ class ClientBase:
         return f"<or_magic.{type(self).__name__} {self.base_url}>"
 
     def _http_options(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "headers": request_headers(self.settings, self._key),
+        return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
                 "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
 
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
-        """Nothing was received: always worth another attempt."""
+        """Nothing was received: worth another attempt, unless the request itself is at fault."""
+        if isinstance(exc, httpx.LocalProtocolError):  # e.g. a header httpx refuses: fails every time
+            return Attempt(None, TransportError(f"could not send the request to {self.base_url}: "
+                                                f"{scrub(str(exc), self._key)}"), None, {}, final=True)
         if isinstance(exc, httpx.TimeoutException):
             return Attempt(None, TimeoutError(_timeout_text(self.settings, exc)), None, {})
         return Attempt(None, self._unreachable(exc), None, {})
@@ -90,8 +104,8 @@ class ClientBase:
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""
-        response, _failure, status, error, _data = outcome
-        if response is not None and status is None:
+        response, status, error = outcome.response, outcome.status, outcome.error
+        if outcome.final or (response is not None and status is None):
             return None
         budget = max(0, self.settings.max_retries)
         if status == 429 and self.rate_limit_retries is not None:
@@ -113,7 +127,16 @@ class ClientBase:
     def _answer(self, outcome: Attempt) -> dict[str, Any]:
         response = outcome.response
         assert response is not None  # _final raised otherwise
-        return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+        try:
+            return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+        except AuthError as exc:
+            raise self.explained(exc)
+
+    def explained(self, exc: AuthError) -> AuthError:
+        """A 401 from a server the key was withheld from says so, and how to send it."""
+        if self.key_withheld:
+            exc.with_hint(f"the key was not sent: {withheld_why(self.settings)}")
+        return exc
 
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
         return TransportError(f"{what or f'could not reach {self.base_url}'}: {scrub(str(exc), self._key)}")
@@ -149,7 +172,10 @@ class Client(ClientBase):
         """POST a streamed completion, calling `on_text` with each new piece of text; returns the
         assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
         outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
-        return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
+        try:
+            return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
+        except AuthError as exc:
+            raise self.explained(exc)
 
     def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
                            stream: bool = False) -> Attempt:
@@ -259,17 +285,6 @@ def _ok_trouble(response: httpx.Response | None, error: dict[str, Any], key: str
     if not error:
         return "truncated answer"
     return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"
-
-
-def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
-    headers = {"User-Agent": f"or_magic/{__version__}", "Accept": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    if settings.app_url:
-        headers["HTTP-Referer"] = settings.app_url
-    if settings.app_title:
-        headers["X-Title"] = settings.app_title
-    return headers
 
 
 def _timeout_text(settings: Settings, exc: Exception) -> str:

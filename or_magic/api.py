@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
-from .core.coerce import to_float
+from .core.coerce import to_float, unsendable
 from .core.errors import APIError, ConfigError, InvalidOption, ORMagicError
 from .core.params import PARAMS
 from .core.secrets import ensure_key
@@ -123,10 +123,24 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
                          stream=stream, samples=options.samples, extra=options.extra,
                          completions_models=settings.completions_models)
 
+    check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
+    check_sendable(None, options, {"the prompt": sorted({run.spec.prompt for run in plan.runs})})
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
+
+
+def check_sendable(prompt: str | None, options: CallOptions, var_items: Mapping[str, Any]) -> None:
+    """Refuse, before sending, input that no JSON body can carry (a lone surrogate, NaN)."""
+    inputs: list[tuple[str, Any]] = [("the cell text", prompt), ("--system", options.system),
+                                     *((f"--{n.replace('_', '-')}", v) for n, v in options.params.items()),
+                                     *((f"--param {n}", v) for n, v in options.extra.items()),
+                                     *((f"{{{n}}}" if n != "the prompt" else n, v) for n, v in var_items.items())]
+    for where, value in inputs:
+        why = unsendable(value)
+        if why:
+            raise InvalidOption(f"{where} {why}")
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],

@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..core.coerce import valid_unicode
 from ..core.shell import current_shell
 from ..wire import answers
 
@@ -104,7 +105,7 @@ class History:
 
     def record(self, run: "Run", base_url: str, key: str | None = None) -> int:
         """Store one run (finished, failed or cached) and return its row id."""
-        row = run_row(run, base_url, key)
+        row = {name: valid_unicode(v) if isinstance(v, str) else v for name, v in run_row(run, base_url, key).items()}
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._lock:
@@ -242,7 +243,7 @@ def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> 
         if history is not None:
             try:
                 history.record(run, base_url, settings.api_key())
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - recording must never cost the user the answer
                 history = _cannot_record(history.path, exc)
         if on_done is not None:
             on_done(run)
@@ -251,7 +252,7 @@ def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> 
 
 
 def _cannot_record(path: Path, exc: Exception) -> None:
-    print(f"or_magic: cannot write the run history at {path} ({exc}); runs are shown but not recorded. "
+    print(f"or_magic: cannot write the run history at {path} ({type(exc).__name__}: {exc}); runs are shown but not recorded. "
           "Set %config OpenRouterMagics.history_path (or OR_MAGIC_HOME) to a writable place",
           file=sys.stderr, flush=True)
     return None

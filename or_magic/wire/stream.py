@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..core.coerce import valid_unicode
+
 CANCELLED = "cancelled"  # finish_reason of a stream the user interrupted
 _HEAD_FIELDS = ("id", "provider", "model", "created", "system_fingerprint")
 _LEGACY_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
@@ -58,12 +60,13 @@ class StreamAssembler:
         self.error: dict[str, Any] | None = None
         self.error_finish = False  # some choice finished with "error"
         self._choices: dict[int, _Choice] = {}
+        self._held = ""  # a high surrogate whose pair is still to come (an emoji split over chunks)
 
     @property
     def text(self) -> str:
         """The first choice's text so far (kept as the partial text when a stream fails)."""
         first = self._choices.get(min(self._choices)) if self._choices else None
-        return "".join(first.pieces) if first else ""
+        return valid_unicode("".join(first.pieces)) if first else ""
 
     @property
     def finished(self) -> bool:
@@ -86,7 +89,14 @@ class StreamAssembler:
                 piece = self._add_choice(choice)
                 if position == 0 and piece:
                     new_text = piece
-        return new_text
+        return self._showable(new_text) if new_text or self._held else ""
+
+    def _showable(self, piece: str) -> str:
+        """A piece that can be displayed: a surrogate pair split over chunks is joined first."""
+        piece, self._held = self._held + piece, ""
+        if piece and "\ud800" <= piece[-1] <= "\udbff":
+            piece, self._held = piece[:-1], piece[-1]
+        return valid_unicode(piece)
 
     def _add_choice(self, choice: dict[str, Any]) -> str:
         index = choice.get("index", 0)
@@ -175,14 +185,14 @@ def _merge_logprobs(state: _Choice, logprobs: dict[str, Any]) -> None:
 
 
 def _choice_body(index: int, state: _Choice) -> dict[str, Any]:
-    text = "".join(state.pieces)
+    text = valid_unicode("".join(state.pieces))
     choice: dict[str, Any] = {"index": index}
     if state.legacy:
         choice["text"] = text
     else:
         message: dict[str, Any] = {"role": state.role, "content": text}
         if state.reasoning:
-            message["reasoning"] = "".join(state.reasoning)
+            message["reasoning"] = valid_unicode("".join(state.reasoning))
         if state.tool_calls:
             message["tool_calls"] = [state.tool_calls[i] for i in sorted(state.tool_calls)]
         choice["message"] = message

@@ -155,9 +155,10 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     """
     plan, notes = prepare(prompt, options, settings, variables)
     from .store.cache import serve_from_cache
-    from .store.runlog import recording
+    from .store.runlog import recorder, recording
 
-    hook = recording(settings, on_done)
+    record = recorder(settings)
+    hook = recording(settings, on_done, record)
     to_send = plan.runs
     if settings.cache if options.cache is None else options.cache:
         to_send = serve_from_cache(plan.runs, settings, hook)
@@ -169,7 +170,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         if to_send:  # every run answered from the cache needs neither a key nor a connection
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
-                                      max_cost=options.max_cost, on_done=hook, progress=progress)
+                                      max_cost=options.max_cost, on_done=on_done, progress=progress,
+                                      record=record)
         return Result(plan.runs, plan.axes, notes, choices=options.choices)
     try:
         if to_send:

@@ -224,29 +224,41 @@ def run_context() -> tuple[str | None, int | None, str | None]:
     return (str(notebook) if notebook else session), cell, session
 
 
-def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> Callable[["Run"], None] | None:
-    """`on_done`, preceded by writing the run to the history (unless `settings.history` is off).
+def recorder(settings: "Settings") -> Callable[["Run"], None] | None:
+    """A hook that writes a run to the history and never raises (None when history is off).
 
-    A history that cannot be written (read-only disk, full disk, a locked file) must not cost the
-    answer itself: the problem is reported once on stderr and the run goes on to be displayed.
-    """
+    A history that cannot be written (read-only disk, full disk, a locked file, text SQLite
+    refuses) must not cost the answer itself: the problem is reported once on stderr and the
+    run goes on to be displayed."""
     if not getattr(settings, "history", True):
-        return on_done
+        return None
     base_url = settings.resolved_base_url()
     try:
         history: History | None = open_history(resolve_path(settings))
-    except (sqlite3.Error, OSError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - an unusable history is a notice, never a lost answer
         history = _cannot_record(resolve_path(settings), exc)
 
-    def hook(run: "Run") -> None:
+    def record(run: "Run") -> None:
         nonlocal history
         if history is not None:
             try:
                 history.record(run, base_url, settings.api_key())
             except Exception as exc:  # noqa: BLE001 - recording must never cost the user the answer
                 history = _cannot_record(history.path, exc)
-        if on_done is not None:
-            on_done(run)
+
+    return record
+
+
+def recording(settings: "Settings", on_done: Callable[["Run"], None] | None,
+              record: Callable[["Run"], None] | None = None) -> Callable[["Run"], None] | None:
+    """`on_done`, preceded by writing the run to the history (`record`, default `recorder(settings)`)."""
+    record = record or recorder(settings)
+    if record is None or on_done is None:
+        return record or on_done
+
+    def hook(run: "Run") -> None:
+        record(run)
+        on_done(run)
 
     return hook
 

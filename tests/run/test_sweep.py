@@ -364,3 +364,23 @@ def test_an_error_inside_200_keeps_the_paid_for_partial_answer(server):
     failed = [r for r in result.runs if r.error is not None]
     assert len(failed) == 1 and "upstream died" in str(failed[0].error)
     assert failed[0].text and failed[0].completion.cost is not None  # the partial text and its cost are kept
+
+
+def test_every_finished_run_of_an_interrupted_sweep_is_recorded(server, tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
+    server.latency = 0.02
+    seen = []
+
+    def interrupt_soon(run):
+        seen.append(run)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    r = complete("hi", CHAT, seed=list(range(60)), max_tokens=1, concurrency=4, on_done=interrupt_soon,
+                 progress=False)
+    finished = [run for run in r.runs if run.ok]
+    db = sqlite3.connect(tmp_path / "history.db")
+    recorded = db.execute("SELECT COUNT(*) FROM runs WHERE error IS NULL").fetchone()[0]
+    assert len(finished) > len(seen) - 1 and recorded == len(finished)

@@ -58,7 +58,8 @@ def test_a_failed_run_is_recorded_before_the_error_reaches_the_user(server, home
 def test_the_row_exists_when_on_done_sees_the_run(server, home):
     seen = []
     or_magic.complete("x", "openai/gpt-4o-mini", temperature=[0, 1], on_done=lambda run: seen.append(len(rows(home))))
-    assert seen == [1, 2]
+    # a sweep records on its own thread as runs finish, so the second row may already be there
+    assert seen[0] >= 1 and seen[1] == 2
 
 
 def test_sweep_rows_one_per_run_including_failures(server, home):

@@ -161,7 +161,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     hook = recording(settings, on_done, record)
     to_send = plan.runs
     if settings.cache if options.cache is None else options.cache:
-        to_send = serve_from_cache(plan.runs, settings, hook)
+        to_send, cache_notes = serve_from_cache(plan.runs, settings, hook)
+        notes += cache_notes
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
     if len(plan.runs) > 1:

@@ -112,14 +112,14 @@ class History:
             cursor = self._db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
         return int(cursor.lastrowid or 0)
 
-    def cached_response(self, request_hash: str) -> dict[str, Any] | None:
-        """The newest successful answer to an identical request, or None."""
+    def cached_responses(self, request_hash: str, limit: int = 5) -> list[str]:
+        """The newest stored answers (JSON text, unchecked) to an identical successful request."""
         with self._lock:
             found = self._db.execute(
                 "SELECT response FROM runs WHERE request_hash = ? AND error IS NULL AND response IS NOT NULL "
                 "AND COALESCE(finish_reason, '') != 'cancelled' "
-                "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
-        return json.loads(found[0]) if found else None
+                "ORDER BY id DESC LIMIT ?", (request_hash, limit)).fetchall()
+        return [row[0] for row in found]
 
     def query(self, where: str = "", args: tuple[Any, ...] = (), limit: int | None = None) -> list[tuple[Any, ...]]:
         sql = f"SELECT {', '.join(COLUMNS)} FROM runs {where} ORDER BY id DESC"

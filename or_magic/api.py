@@ -1,6 +1,7 @@
 """The Python API: `complete`, `models`, `key_info`.  The magic is a thin layer over these.
 
-Clients are pooled per settings, so a loop of `complete()` calls reuses one connection.
+Clients are pooled per settings (a few at most, see wire/pool.py), so a loop of `complete()`
+calls reuses one connection.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .run.grid import (
 )
 from .run.request import Plan
 from .run.runner import RunHook, plan_runs, run_sequentially
+from .wire.pool import ClientPool
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
@@ -32,21 +34,13 @@ if TYPE_CHECKING:
 
     from .wire.client import Client
 
-_clients: dict[tuple[Any, ...], "Client"] = {}
+client_pool = ClientPool()  # bounded: evicted clients are closed
 
 
 def client_for(settings: Settings) -> "Client":
     """A pooled client for these settings (and the key currently in the environment)."""
-    from .wire.client import Client
-
     ensure_key(settings.api_key_env, needed=settings.needs_key())
-    # The key is part of the identity (a changed key needs a new client) but is hashed so the
-    # pool's keys never hold it in clear.
-    identity = (settings, hash(settings.api_key()))
-    client = _clients.get(identity)
-    if client is None:
-        client = _clients[identity] = Client(settings)
-    return client
+    return client_pool.get(settings)
 
 
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,

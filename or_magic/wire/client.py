@@ -160,6 +160,10 @@ class Client(ClientBase):
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""
         return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))

@@ -117,12 +117,31 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
                          stream=stream, samples=options.samples, extra=options.extra,
                          completions_models=settings.completions_models)
 
+    check_extra(options.extra)
     check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
     check_sendable(None, options, {"the prompt": sorted({run.spec.prompt for run in plan.runs})})
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
+
+
+# Body fields or_magic fills itself: a --param for one would send what .df and the history do not
+# show (or break the run), so it is refused with the option that sets it.
+CONTROLLED = {"model": "name the model on the line (%%openrouter MODEL) or with model=",
+              "messages": "write the prompt in the cell, and use --system for a system message",
+              "prompt": "write the prompt in the cell, and use --system for a system message",
+              "stream": "use --stream / --no-stream (stream=True/False)"}
+
+
+def check_extra(extra: Mapping[str, Any]) -> None:
+    """Refuse `--param` keys that or_magic controls or that have an option of their own."""
+    for name in extra:
+        if name in CONTROLLED:
+            raise InvalidOption(f"--param {name}: or_magic sets this field itself; {CONTROLLED[name]}")
+        if name in PARAMS:
+            raise InvalidOption(f"--param {name}: use {PARAMS[name].flag} (the Python API: {name}=) so the "
+                                "result and the history show the value sent")
 
 
 def check_sendable(prompt: str | None, options: CallOptions, var_items: Mapping[str, Any]) -> None:

@@ -177,7 +177,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         to_send, cache_notes = serve_from_cache(plan.runs, settings, hook)
         notes += cache_notes
     if options.max_cost is not None and to_send:
-        notes += check_budget(to_send, options.max_cost, client_for(settings))
+        notes += check_budget(to_send, options.max_cost, client_for(settings), options.yes)
     if len(plan.runs) > 1:
         from .run.parallel import run_concurrently
 

@@ -65,6 +65,9 @@ _MODELS = [
     _model("test/nologprobs", "Test: provider without logprobs", 1700000000, 8192,
            "0.000001", "0.000002", _COMMON, provider="FakeProvider", tokenizer="Other",
            max_out=None),
+    # OpenRouter lists its variable-priced router at "-1" (the routed model's price is billed).
+    _model("openrouter/auto", "Auto Router", 1699401600, 2000000, "-1", "-1", _COMMON,
+           provider="OpenAI", tokenizer="Router", max_out=None),
 ]
 _BY_ID = {m["id"]: m for m in _MODELS}
 TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},
@@ -88,6 +91,8 @@ def gives_logprobs(model_id: str, entry: dict) -> bool:
 
 def cost(entry: dict, prompt_tokens: int, completion_tokens: int) -> float:
     p = entry["pricing"]
+    if float(p["prompt"]) < 0:  # a router bills the model it picked
+        p = _BY_ID["openai/gpt-4o-mini"]["pricing"]
     return (prompt_tokens * float(p["prompt"]) + completion_tokens * float(p["completion"])
             + float(p.get("request", "0")))
 

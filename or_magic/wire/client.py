@@ -97,6 +97,12 @@ class ClientBase:
     def _judged(self, response: httpx.Response) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
         content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
+        if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
+            where = scrub(response.headers.get("location", "") or "nowhere given", self._key)
+            return Attempt(response, TransportError(
+                f"{self.base_url} answered HTTP {response.status_code}, a redirect to {where}; redirects are "
+                "not followed (the key would go along): set base_url to the address it names"), None, {},
+                final=True)
         if response.status_code >= 400:
             return Attempt(response, None, response.status_code, error_fields(content))
         status, error, data = unusable_ok(content)
@@ -203,7 +209,7 @@ class Client(ClientBase):
             response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             return self._send_failed(exc)
-        if stream and response.status_code < 400:
+        if stream and response.status_code < 300:
             return Attempt(response, None, None, {})
         try:
             response.read()

@@ -86,7 +86,7 @@ class StreamAssembler:
         new_text = ""
         for position, choice in enumerate(chunk.get("choices") or ()):
             if isinstance(choice, dict):
-                piece = self._add_choice(choice)
+                piece = self._add_choice(choice, position)
                 if position == 0 and piece:
                     new_text = piece
         return self._showable(new_text) if new_text or self._held else ""
@@ -98,8 +98,8 @@ class StreamAssembler:
             piece, self._held = piece[:-1], piece[-1]
         return valid_unicode(piece)
 
-    def _add_choice(self, choice: dict[str, Any]) -> str:
-        index = choice.get("index", 0)
+    def _add_choice(self, choice: dict[str, Any], position: int) -> str:
+        index = _index(choice.get("index"), position)
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _Choice()
@@ -142,6 +142,12 @@ class StreamAssembler:
         return body
 
 
+def _index(value: Any, default: int) -> int:
+    """A choice's or tool call's `index`; a missing or malformed one (null, a string, a list) is
+    taken as its position, so odd chunks cannot break the assembly and lose the text."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _merge_delta(state: _Choice, delta: Any) -> str:
     if not isinstance(delta, dict):
         return ""
@@ -158,7 +164,7 @@ def _merge_delta(state: _Choice, delta: Any) -> str:
 
 def _merge_tool_call(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:
     """Streamed tool calls come in pieces keyed by index; the arguments string is split up."""
-    call = calls.setdefault(part.get("index", len(calls)), {"type": "function", "function": {"arguments": ""}})
+    call = calls.setdefault(_index(part.get("index"), len(calls)), {"type": "function", "function": {"arguments": ""}})
     for name in ("id", "type"):
         if part.get(name):
             call[name] = part[name]

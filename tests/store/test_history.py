@@ -212,3 +212,10 @@ def test_grep_folds_non_ascii_case(server, tmp_path, monkeypatch):
     monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
     or_magic.complete("Été à Paris", "openai/gpt-4o-mini", max_tokens=2)
     assert len(or_magic.history(grep="été")) == 1 and len(or_magic.history(grep="ÉTÉ À")) == 1
+
+
+def test_history_on_an_unusable_database_is_a_one_line_error(shell, home):
+    (home / "history.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(UsageError) as err:
+        shell.run("%openrouter history")
+    assert "cannot be read" in str(err.value) and "\n" not in str(err.value)

@@ -24,7 +24,7 @@ from .run.grid import (
     plan_over_vars,
     resolve_vars,
 )
-from .run.request import Plan
+from .run.request import Plan, Run
 from .run.runner import RunHook, plan_runs, run_sequentially
 from .wire.pool import ClientPool
 from .wire.stream import StreamCancelled, TextHook
@@ -66,9 +66,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         params={name: _checked_list(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
-        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes)
-    if samples < 1:
-        raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
+        vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes).check()
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
                     progress=progress)
 
@@ -186,18 +184,32 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=on_done, progress=progress,
                                       record=record)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices)
+        return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
+    notes += cut_notes(runs)
     result = Result(runs, plan.axes, notes, choices=options.choices)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
+
+
+def cut_notes(runs: Sequence[Run]) -> list[str]:
+    """A note when answers stopped at a token limit the user did not set (finish_reason "length"
+    with no max_tokens sent): the model's or provider's own limit cut them.  A cut at the user's
+    own --max-tokens is what was asked for, and the finish_reason column shows it."""
+    cut = sum(1 for r in runs if r.completion is not None and r.completion.finish_reason == "length"
+              and not any(name in r.spec.body() for name in ("max_tokens", "max_completion_tokens")))
+    if not cut:
+        return []
+    which = "the answer was" if len(runs) == 1 else f"{cut} of {len(runs)} answers were"
+    return [f"{which} cut at the model's token limit (finish_reason 'length'); set --max-tokens higher "
+            "for the whole answer"]
 
 
 def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":

@@ -72,9 +72,10 @@ def _range(param: Param, item: str) -> list[Any]:
     step = _step(param, item, parts[2]) if len(parts) == 3 else 1
     if end < start:
         raise param.invalid(item, "the range's end is below its start; write START:END with START ≤ END")
-    count = math.floor((end - start) / step + 1e-9) + 1
-    if count > MAX_RANGE_POINTS:
-        raise param.invalid(item, f"the range has {count:,} values; use a larger step")
+    ratio = (end - start) / step
+    if not math.isfinite(ratio) or ratio + 1 > MAX_RANGE_POINTS:
+        raise param.invalid(item, f"the range has more than {MAX_RANGE_POINTS:,} values; use a larger step")
+    count = math.floor(ratio + 1e-9) + 1
     if param.kind == "int":
         return [param.check(start + i * step) for i in range(count)]
     return [param.check(round(start + i * step, RANGE_DECIMALS)) for i in range(count)]
@@ -86,8 +87,8 @@ def _step(param: Param, item: str, text: str) -> float:
     except ValueError:
         kind = "an integer" if param.kind == "int" else "a number"
         raise param.invalid(item, f"the step {text!r} must be {kind} > 0") from None
-    if not step > 0:
-        raise param.invalid(item, f"the step {text!r} must be > 0")
+    if not (step > 0 and math.isfinite(step)):
+        raise param.invalid(item, f"the step {text!r} must be > 0 and finite")
     return step
 
 

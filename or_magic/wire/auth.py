@@ -7,6 +7,7 @@ $OR_MAGIC_SEND_KEY_TO); anywhere else the request goes without it (`Settings.sen
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import urlparse
 
 from ..core import __version__
@@ -18,6 +19,18 @@ def withheld_why(settings: Settings) -> str:
     host = urlparse(settings.resolved_base_url()).hostname or ""
     return (f"it goes only to OpenRouter over https and to this machine; to send it to {host}, set "
             f"{SEND_KEY_ENV}={host} or %config OpenRouterMagics.send_key_to_hosts = [{host!r}]")
+
+
+_told: set[str] = set()  # base URLs whose "key not sent" notice was shown
+
+
+def tell_withheld(settings: Settings) -> None:
+    """The one-line notice (once per base URL) that the key was not sent, and how to send it."""
+    url = settings.resolved_base_url()
+    if url not in _told:
+        _told.add(url)
+        print(f"or_magic: not sending ${settings.api_key_env} to {url}: {withheld_why(settings)}",
+              file=sys.stderr, flush=True)
 
 
 def request_headers(settings: Settings, key: str | None) -> dict[str, str]:

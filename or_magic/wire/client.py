@@ -22,15 +22,14 @@ from ..core.errors import AuthError, ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
 from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
-from .answers import check_answer, error_fields, unusable_ok
-from .auth import request_headers, withheld_why
+from .answers import check_answer, error_fields, redirect_error, unusable_ok
+from .auth import request_headers, tell_withheld, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
-_told_withheld: set[str] = set()  # base URLs whose "key not sent" notice was shown
 
 
 class Attempt(NamedTuple):
@@ -64,9 +63,8 @@ class ClientBase:
                 "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
         self._key = key  # kept for scrubbing even when it is not sent
         self.key_withheld = key is not None and not settings.sends_key()
-        if self.key_withheld and self.base_url not in _told_withheld:
-            _told_withheld.add(self.base_url)
-            _stderr_notice(f"or_magic: not sending ${settings.api_key_env} to {self.base_url}: {withheld_why(settings)}")
+        if self.key_withheld:
+            tell_withheld(settings)
         self.on_retry = on_retry
         # A sweep retries rate limits more patiently than one call: waiting slows it down
         # instead of failing rows (AsyncClient sets it from its caller).
@@ -98,11 +96,8 @@ class ClientBase:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
         content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
         if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
-            where = scrub(response.headers.get("location", "") or "nowhere given", self._key)
-            return Attempt(response, TransportError(
-                f"{self.base_url} answered HTTP {response.status_code}, a redirect to {where}; redirects are "
-                "not followed (the key would go along): set base_url to the address it names"), None, {},
-                final=True)
+            return Attempt(response, redirect_error(response.status_code, response.headers, self.base_url,
+                                                    self._key), None, {}, final=True)
         if response.status_code >= 400:
             return Attempt(response, None, response.status_code, error_fields(content))
         status, error, data = unusable_ok(content)

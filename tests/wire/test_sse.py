@@ -102,3 +102,26 @@ def test_arbitrary_bytes_give_payloads_or_an_sse_error_never_anything_else(piece
         parser.close()
     except SSEError as exc:
         assert "not a server-sent-events line" in str(exc)
+
+
+class _CountingBytes(bytes):
+    """Counts the bytes copied when a parser glues what it kept in front of this piece."""
+
+    copied = 0
+
+    def __radd__(self, other: bytes) -> bytes:
+        _CountingBytes.copied += len(other) + len(self)
+        return bytes(other) + bytes(self)
+
+
+def test_one_large_event_in_many_reads_is_parsed_in_linear_work():
+    from or_magic.wire.sse import SSEParser
+
+    payload = b'{"choices": [{"delta": {"content": "' + b"x" * 400_000 + b'"}}]}'
+    data = b"data: " + payload + b"\n\n"
+    parser, events = SSEParser(), []
+    _CountingBytes.copied = 0
+    for start in range(0, len(data), 1000):
+        events += parser.feed(_CountingBytes(data[start:start + 1000]))
+    assert events == [payload]
+    assert _CountingBytes.copied <= 3 * len(data)  # gluing the kept tail each read would be ~80 MB

@@ -31,3 +31,11 @@ def test_bad_values_are_one_line_errors(line, says):
 
 def test_largest_int64_seed_is_fine():
     assert parse_line("m --seed 9223372036854775807").params["seed"] == [2**63 - 1]
+
+
+def test_a_two_billion_run_grid_with_yes_is_refused_before_planning(shell, server):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="more than or_magic ever runs"):
+        shell.run("%%openrouter openai/gpt-4o-mini --seed 1:100000 --temperature 0:2:0.0001 --yes\nhi")
+    assert not server.requests

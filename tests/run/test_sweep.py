@@ -384,3 +384,15 @@ def test_every_finished_run_of_an_interrupted_sweep_is_recorded(server, tmp_path
     db = sqlite3.connect(tmp_path / "history.db")
     recorded = db.execute("SELECT COUNT(*) FROM runs WHERE error IS NULL").fetchone()[0]
     assert len(finished) > len(seen) - 1 and recorded == len(finished)
+
+
+def test_a_grid_beyond_the_absolute_ceiling_is_refused_even_with_yes(server):
+    from or_magic.run.grid import MAX_GRID
+
+    with pytest.raises(InvalidOption, match="seed=range"):
+        complete("hi", [CHAT, "a/b"], seed=range(10**9), yes=True, progress=False)
+    with pytest.raises(InvalidOption, match="more than or_magic ever runs"):
+        complete("hi", [CHAT, "a/b"], seed=range(100_000), temperature=[0, 0.5, 1] * 4, yes=True, progress=False)
+    with pytest.raises(InvalidOption, match=f"{MAX_GRID:,}"):
+        complete("hi", CHAT, samples=MAX_GRID + 1, yes=True, progress=False)
+    assert not server.requests

@@ -7,7 +7,8 @@ stops generating; every failure keeps the text (and the partial body) received s
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, Iterable, Iterator
 
 import httpx
 
@@ -15,7 +16,7 @@ from ..core.errors import ORMagicError, TimeoutError, TransportError
 from ..core.secrets import scrub, scrub_bytes, scrub_json
 from ..core.settings import Settings
 from .answers import check_answer, check_choices
-from .sse import DONE, SSEError, iter_events
+from .sse import DONE, SSEError, SSEParser
 from .stream import StreamAssembler, StreamCancelled, TextHook
 
 
@@ -35,7 +36,7 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
     assembler = StreamAssembler()
     try:
         try:
-            _read_events(response, assembler, key, on_text)
+            _read_events(response, assembler, key, on_text, settings)
         finally:  # closing mid-body drops the connection: the server stops generating
             response.close()
     except KeyboardInterrupt:
@@ -59,16 +60,40 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
 
 
 def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str | None,
-                 on_text: TextHook | None) -> None:
+                 on_text: TextHook | None, settings: Settings) -> None:
     # One read may carry several events (often the usage chunk together with [DONE]): every
     # payload before DONE counts, whatever else arrived with it.
-    for payload in iter_events(response.iter_bytes()):
+    for payload in watched_events(response.iter_bytes(), settings, assembler, key):
         if payload == DONE:
             return
         _add_chunk(assembler, payload, key, on_text)
     if not assembler.finished:
         raise TransportError("the stream ended before the answer did (no finish_reason, no [DONE])",
                              partial=scrub(assembler.text, key))
+
+
+def watched_events(pieces: Iterable[bytes], settings: Settings, assembler: StreamAssembler,
+                   key: str | None) -> Iterator[bytes]:
+    """The data payloads of a byte stream, with two clocks httpx's per-read timeout lacks: only
+    an event resets the silence clock (keep-alive comments and stray bytes do not), and the whole
+    answer must arrive within `settings.deadline`."""
+    parser = SSEParser()
+    started = heard = time.monotonic()
+    for piece in pieces:
+        events = parser.feed(piece)
+        now = time.monotonic()
+        if events:
+            heard = now
+        elif now - heard > settings.timeout:
+            raise TimeoutError(f"the stream sent only keep-alives for {settings.timeout:g} s (timeout); raise it "
+                               "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key))
+        if now - started > settings.deadline:
+            raise TimeoutError(f"the answer took longer than {settings.deadline:g} s in all (deadline); raise it "
+                               "with %config OpenRouterMagics.deadline = SECONDS", partial=scrub(assembler.text, key))
+        yield from events
+        if parser.done:
+            return
+    yield from parser.close()
 
 
 def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from ..core.coerce import valid_unicode
 from ..core.shell import current_shell
 from ..wire import answers
+from .backlog import BUSY_WAIT, Backlog, is_locked
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -90,11 +91,12 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # isolation_level=None: explicit transactions, so each run is committed on its own.
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
         self._db.create_function("pylower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
         migrate(self._db)
+        self.backlog = Backlog(self._insert, self.path)  # rows that met a lock, written later
 
     def __repr__(self) -> str:
         return f"<or_magic.History {self.path}>"
@@ -104,8 +106,21 @@ class History:
             self._db.close()
 
     def record(self, run: "Run", base_url: str, key: str | None = None) -> int:
-        """Store one run (finished, failed or cached) and return its row id."""
+        """Store one run (finished, failed or cached) and return its row id; 0 when the database
+        is locked by another process: the row is then queued and written when the lock clears."""
         row = {name: valid_unicode(v) if isinstance(v, str) else v for name, v in run_row(run, base_url, key).items()}
+        if len(self.backlog):  # rows already waiting go first, so the history keeps its order
+            self.backlog.add(row)
+            return 0
+        try:
+            return self._insert(row)
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            self.backlog.add(row)
+            return 0
+
+    def _insert(self, row: dict[str, Any]) -> int:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._lock:

@@ -34,6 +34,7 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
         read_whole(response)  # an error, or a server that does not stream: one plain body
         return check_answer(response.status_code, response.headers, response.content, key)
     assembler = StreamAssembler()
+    failure: BaseException | None = None
     try:
         try:
             _read_events(response, assembler, key, on_text, settings)
@@ -41,21 +42,26 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
             response.close()
     except KeyboardInterrupt:
         assembler.cancel()
-        raise StreamCancelled(_clean_body(assembler, key)) from None
+        failure = StreamCancelled(_clean_body(assembler, key))
     except SSEError as exc:
         # The key is removed before the line is shortened: a cut key would no longer match.
         shown = scrub(exc.line.decode("utf-8", "replace"), key)[:80]
-        raise _kept(TransportError(f"the stream is malformed: not a server-sent-events line: {shown!r}",
-                                   partial=scrub(assembler.text, key)), assembler, key) from None
+        failure = _kept(TransportError(f"the stream is malformed: not a server-sent-events line: {shown!r}",
+                                       partial=scrub(assembler.text, key)), assembler, key)
     except httpx.TimeoutException:
-        raise _kept(TimeoutError(
+        failure = _kept(TimeoutError(
             f"the stream went silent: nothing arrived for {settings.timeout:g} s (timeout); raise it "
-            "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key)), assembler, key) from None
+            "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key)), assembler, key)
     except httpx.TransportError as exc:
-        raise _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
-                                   partial=scrub(assembler.text, key)), assembler, key) from None
+        failure = _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
+                                       partial=scrub(assembler.text, key)), assembler, key)
     except ORMagicError as exc:  # an error chunk, or the stream ended early
-        raise _kept(exc, assembler, key)
+        failure = _kept(exc, assembler, key)
+    if failure is not None:
+        # Raised out here, with no traceback or context of its own: nothing chains back to the raw
+        # line, and no frame whose locals hold unscrubbed payloads shows under %xmode Verbose.
+        failure.__context__ = failure.__cause__ = None
+        raise failure.with_traceback(None)
     return _clean_body(assembler, key)
 
 
@@ -120,11 +126,10 @@ def _kept(error: Exception, assembler: StreamAssembler, key: str | None) -> Exce
 
 
 def _clean_body(assembler: StreamAssembler, key: str | None) -> dict[str, Any]:
-    """The assembled body without the key: an echoed key may be split over several chunks, so
-    each chunk alone cannot be trusted to show it.  Tokens join into the text, so a key that is
-    not in the text is nowhere in the body (error chunks were scrubbed on arrival)."""
-    body = assembler.body()
-    return scrub_json(body, key) if key and key in assembler.text else body
+    """The assembled body without the key: an echoed key may be split over several chunks (in the
+    text, the reasoning, a tool call's arguments, any choice), so each chunk alone cannot be
+    trusted to show it; the whole body is checked once it is joined."""
+    return scrub_json(assembler.body(), key)
 
 
 def read_whole(response: httpx.Response) -> None:

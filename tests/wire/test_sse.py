@@ -38,7 +38,11 @@ def test_unterminated_last_event_still_counts():
                                   b"foo: bar"])
 def test_a_line_that_is_not_sse_is_an_error(line):
     with pytest.raises(SSEError, match="not a server-sent-events line"):
-        SSEParser().feed(b'data: {"a":1}\n\n' + line + b"\n\n")
+        SSEParser().feed(line + b"\n\n")
+    parser = SSEParser()  # events before the bad line in the same read still count, then it raises
+    assert parser.feed(b'data: {"a":1}\n\n' + line + b"\n\n") == [b'{"a":1}']
+    with pytest.raises(SSEError, match="not a server-sent-events line"):
+        parser.close()
 
 
 def chunk(content=None, finish=None, **extra):

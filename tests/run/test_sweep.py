@@ -192,16 +192,18 @@ def test_text_progress_closes_with_the_last_state():
 
 
 # --- interrupts --------------------------------------------------------------------------
+def interrupt_after(n, seen):
+    """An on_done hook that presses Ctrl-C when it has seen `n` runs (kept in `seen`)."""
+    def hook(run):
+        seen.append(run)
+        if len(seen) == n:
+            raise KeyboardInterrupt
+    return hook
+
+
 def test_keyboard_interrupt_keeps_finished_rows_and_marks_the_rest(server):
     server.latency = 0.05
-    seen = []
-
-    def interrupt_after_three(run):
-        seen.append(run)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
-
-    r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after_three,
+    r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after(3, []),
                  progress=False)
     assert len(r.runs) == 20
     finished = [run for run in r.runs if run.ok]
@@ -372,13 +374,7 @@ def test_every_finished_run_of_an_interrupted_sweep_is_recorded(server, tmp_path
     monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
     server.latency = 0.02
     seen = []
-
-    def interrupt_soon(run):
-        seen.append(run)
-        if len(seen) == 5:
-            raise KeyboardInterrupt
-
-    r = complete("hi", CHAT, seed=list(range(60)), max_tokens=1, concurrency=4, on_done=interrupt_soon,
+    r = complete("hi", CHAT, seed=list(range(60)), max_tokens=1, concurrency=4, on_done=interrupt_after(5, seen),
                  progress=False)
     finished = [run for run in r.runs if run.ok]
     db = sqlite3.connect(tmp_path / "history.db")

@@ -14,7 +14,7 @@ The package is in layers, each importing only the ones before it (tests/test_lay
     run       a call's spec and runs: templating, grids, budgets, sequential and concurrent runners
     store     the history database, its queries, the cache
     analysis  the Result and its tables, metrics and views
-    api.py    the Python facade: complete, sweep, chat, models, key_info
+    api       the Python facade: complete, sweep, chat, models, key_info
     notebook  the magics, the option parser, widgets, live display
     local     a real local model server, standing alone
 """

@@ -18,3 +18,36 @@ def to_float(value: Any, default: Default = None) -> float | Default:  # type: i
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def valid_unicode(text: str) -> str:
+    """`text` as valid Unicode: surrogate pairs (an emoji split over two stream chunks, each
+    decoded alone) joined into their character, lone surrogates replaced by U+FFFD.  Such text
+    cannot be encoded as UTF-8, so the history, a display or a file write would refuse it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def unsendable(value: Any) -> str | None:
+    """Why `value` cannot go into a JSON request body (a lone surrogate, NaN or Infinity), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"holds text that is not valid Unicode (a lone surrogate at position {exc.start}); "
+                    "remove it, or decode the input with errors='replace'")
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return f"holds {value} (NaN or Infinity), which JSON cannot carry; give a finite number"
+    if isinstance(value, dict):
+        items: Any = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    return next((why for why in map(unsendable, items) if why), None)

@@ -89,6 +89,12 @@ class APIError(ORMagicError):
         self.hint = hint if hint is not None else _HINTS.get(status or 0, "")
         super().__init__(self._text())
 
+    def with_hint(self, hint: str) -> "APIError":
+        """This error with another likely fix (its text follows)."""
+        self.hint = hint
+        self.args = (self._text(),)
+        return self
+
     def _text(self) -> str:
         where = f"HTTP {self.status}" if self.status else "API error"
         if self.code is not None and str(self.code) != str(self.status):

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from typing import Any
+
+from .coerce import valid_unicode
 
 try:
     import orjson
@@ -21,19 +24,36 @@ except ImportError:  # optional: the [fast] extra
 
 # Below this size the collector is left alone: the parse is microseconds either way.
 PAUSE_GC_ABOVE = 256 * 1024
+# A `\uD8xx`-`\uDFxx` escape may be a lone surrogate, which no UTF-8 text (history, display) can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def loads(content: bytes | str) -> Any:
-    """Parse a JSON body (raises ValueError/UnicodeDecodeError like json.loads)."""
+    """Parse a JSON body (raises ValueError/UnicodeDecodeError like json.loads); lone surrogates
+    in its strings become U+FFFD."""
     if len(content) < PAUSE_GC_ABOVE:
-        return _parse(content)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _parse(content)
-    finally:
-        if was_enabled:
-            gc.enable()
+        data = _parse(content)
+    else:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            data = _parse(content)
+        finally:
+            if was_enabled:
+                gc.enable()
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    return valid_strings(data) if _SURROGATE_ESCAPE.search(raw) else data
+
+
+def valid_strings(value: Any) -> Any:
+    """`value` with every string in it made valid Unicode (see coerce.valid_unicode)."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_strings(k): valid_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_strings(v) for v in value]
+    return value
 
 
 def _parse(content: bytes | str) -> Any:

@@ -94,15 +94,19 @@ def _to_float(p: Param, v: Any) -> float:
         raise p.invalid(v, f"must be a number {p.range_text()}") from None
 
 
+INT64 = 2**63  # what providers' JSON parsers (and their seeds, token counts) can hold
+
+
 def _to_int(p: Param, v: Any) -> int:
     if isinstance(v, bool):
         raise p.invalid(v, f"must be an integer {p.range_text()}")
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
     try:
-        return int(str(v).strip())
+        number = int(v) if isinstance(v, float) and v.is_integer() else int(str(v).strip())
     except ValueError:
         raise p.invalid(v, f"must be an integer {p.range_text()}") from None
+    if not -INT64 <= number < INT64:
+        raise p.invalid(v, "is beyond a 64-bit integer; give a smaller value")
+    return number
 
 
 def _to_bool(p: Param, v: Any) -> bool:
@@ -117,6 +121,8 @@ def _to_bool(p: Param, v: Any) -> bool:
 
 
 def _to_str(p: Param, v: Any) -> str:
+    if p.repeatable and str(v) == "":  # an empty stop sequence would stop nothing (or everything)
+        raise p.invalid(repr(""), "is empty; give the text to stop at (escapes such as \\n work on the magic line)")
     return str(v)
 
 

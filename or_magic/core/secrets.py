@@ -10,11 +10,13 @@ stdin is closed, so nothing is asked and the usual "no API key" error explains w
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from typing import Any, Callable
 
+from .errors import ConfigError
 from .shell import current_shell
 
 REDACTED = "sk-…(redacted)"  # what stands where a server echoed the key
@@ -30,18 +32,78 @@ class Key(str):
         return repr(REDACTED)
 
 
+def sendable_key(value: str | None, env_name: str) -> Key | None:
+    """The key read from `$env_name`, ready for an Authorization header, or None when unset.
+
+    Surrounding whitespace is dropped (`open(".key").read()`, a CRLF `.env` file).  What is left
+    must be printable ASCII: anything else would make the HTTP library refuse the header with an
+    error that quotes the key, so it is refused here first, naming the variable, never the key.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not all(" " <= ch <= "~" for ch in value):
+        raise ConfigError(f"${env_name} holds a control or non-ASCII character, so it cannot be sent as "
+                          f"an HTTP header; set {env_name} to the key alone (as shown at https://openrouter.ai/keys)")
+    return Key(value)
+
+
+@functools.lru_cache(maxsize=8)
+def key_forms(key: str) -> tuple[str, ...]:
+    """The key as it can appear in text: plain, JSON-escaped (`\\n`, `\\uXXXX`), in a str repr
+    and in a bytes repr (`b'Bearer sk-...\\n'`).  Longest first, so no form is cut by another."""
+    raw = key.encode("utf-8", "surrogatepass")
+    forms = {key, json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1], repr(key)[1:-1],
+             key.encode("unicode_escape").decode("ascii"), repr(raw)[2:-1],
+             raw.decode("utf-8", "replace"), raw.decode("latin-1")}
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
+
+
 def scrub(text: str, key: str | None) -> str:
-    return text.replace(key, REDACTED) if key and text else text
+    """`text` with every form of the key replaced by REDACTED."""
+    if not key or not text:
+        return text
+    for form in key_forms(key):
+        if form in text:
+            text = text.replace(form, REDACTED)
+    return text
 
 
 def scrub_bytes(content: bytes, key: str | None) -> bytes:
-    return content.replace(key.encode(), REDACTED.encode()) if key else content
+    if not key or not content:
+        return content
+    for form in key_forms(key):
+        encoded = form.encode("utf-8", "surrogatepass")
+        if encoded in content:
+            content = content.replace(encoded, REDACTED.encode())
+    return content
 
 
-def scrub_json(value: dict[str, Any], key: str | None) -> dict[str, Any]:
+def holds_key(text: str, key: str | None) -> bool:
+    return bool(key) and any(form in text for form in key_forms(key))  # type: ignore[arg-type]
+
+
+def scrub_json(value: Any, key: str | None) -> Any:
     """`value` with the key removed from every string in it (servers echo odd things in metadata)."""
+    if not key:
+        return value
     text = json.dumps(value, default=str)
-    return json.loads(scrub(text, key)) if key and key in text else value
+    if not holds_key(text, key):
+        return value
+    try:
+        return json.loads(scrub(text, key))
+    except ValueError:  # a form that straddled a string's quotes: rebuild string by string
+        return _scrub_strings(value, key)
+
+
+def _scrub_strings(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        return scrub(value, key)
+    if isinstance(value, dict):
+        return {scrub(str(k), key): _scrub_strings(v, key) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_strings(v, key) for v in value]
+    return value
 
 
 def interactive() -> bool:
@@ -58,7 +120,7 @@ def interactive() -> bool:
 def ensure_key(env_name: str, *, needed: bool, ask: Callable[[str], str] | None = None) -> None:
     """Ask for a missing key (in `$env_name`) when it is `needed` and a person is there to type it;
     otherwise leave things as they are."""
-    if os.environ.get(env_name) or not needed or not interactive():
+    if (os.environ.get(env_name) or "").strip() or not needed or not interactive():
         return
     if ask is None:
         from getpass import getpass as ask

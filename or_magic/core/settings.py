@@ -7,17 +7,19 @@ object or a notebook.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlparse
 
 from .params import DEFAULT_COMPLETIONS_MODELS
-from .secrets import Key  # a str whose repr is redacted
+from .secrets import Key, sendable_key  # Key: a str whose repr is redacted
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 BASE_URL_ENV = "OPENROUTER_BASE_URL"
 DEFAULT_MODEL = "openai/gpt-4o-mini"
+SEND_KEY_ENV = "OR_MAGIC_SEND_KEY_TO"  # comma-separated hosts that may receive the key
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Settings:
     # minutes), and a timed-out request is still billed, so a short timeout loses paid answers.
     # Same as the openai SDK; OpenRouter's own SDK has no timeout at all.
     timeout: float = 600.0
+    # The most seconds one run may take in all (a streamed run's whole answer), so a server that
+    # trickles keep-alives or bytes forever still ends; long enough for long reasoning generations.
+    deadline: float = 3600.0
     connect_timeout: float = 10.0  # an unreachable host is known quickly
     max_retries: int = 2  # as the openai SDK: rides out a blip without hiding an outage
     concurrency: int = 8
@@ -43,23 +48,78 @@ class Settings:
     history: bool = True  # record every run in the history database
     history_path: str = ""  # empty: $OR_MAGIC_HOME/history.db, else the user's data directory
     cache: bool = False  # answer repeated deterministic requests (seed or temperature 0) from history
+    # Hosts other than OpenRouter (over https) and this machine that may receive the key: an
+    # explicit opt-in, so pointing base_url at someone else's server does not hand them the key.
+    send_key_to_hosts: tuple[str, ...] = ()
 
     def resolved_base_url(self) -> str:
         return (self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
-    def api_key(self) -> str | None:
-        value = os.environ.get(self.api_key_env)
-        return Key(value) if value else None
+    def api_key(self) -> Key | None:
+        """The key from `$api_key_env`, stripped; ConfigError when it cannot be sent as a header."""
+        return sendable_key(os.environ.get(self.api_key_env), self.api_key_env)
+
+    def base_url_problem(self) -> str | None:
+        """Why the base URL cannot be used (a one-line error with the fix), or None."""
+        url = self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        where = "base_url" if self.base_url else f"${BASE_URL_ENV}" if os.environ.get(BASE_URL_ENV) else "base_url"
+        fix = f"set {where} to a URL such as {DEFAULT_BASE_URL} or http://localhost:8080/v1"
+        if url != url.strip():
+            return f"{where} {url!r} has surrounding whitespace; {fix}"
+        try:
+            parsed = urlparse(url)
+            parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            return f"{where} {url!r} is not a valid URL ({exc}); {fix}"
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return f"{where} {url!r} is not an http:// or https:// URL with a host; {fix}"
+        return None
+
+    def key_hosts(self) -> set[str]:
+        """The hosts opted in to receive the key (the setting plus $OR_MAGIC_SEND_KEY_TO)."""
+        named = (*self.send_key_to_hosts, *os.environ.get(SEND_KEY_ENV, "").split(","))
+        return {h.strip().strip("[]").lower() for h in named if h.strip()}
+
+    def sends_key(self) -> bool:
+        """Whether requests to the base URL carry the key: to OpenRouter over https, to this
+        machine (loopback), and to hosts opted in by name; decided from the URL as written."""
+        try:
+            parsed = urlparse(self.resolved_base_url())
+            host = (parsed.hostname or "").lower()
+        except ValueError:
+            return False
+        if host in self.key_hosts() or is_loopback(host):
+            return True
+        return parsed.scheme == "https" and is_openrouter(host)
 
     def needs_key(self) -> bool:
         """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""
-        host = urlparse(self.resolved_base_url()).hostname or ""
-        return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+        try:
+            host = urlparse(self.resolved_base_url()).hostname or ""
+        except ValueError:
+            return False
+        return is_openrouter(host) and self.sends_key()
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with the given fields changed; None values are ignored."""
         known = {f.name for f in fields(self)}
         changes = {k: v for k, v in overrides.items() if v is not None and k in known}
-        if "completions_models" in changes:
-            changes["completions_models"] = tuple(changes["completions_models"])
+        for name in ("completions_models", "send_key_to_hosts"):
+            if name in changes:
+                changes[name] = (changes[name],) if isinstance(changes[name], str) else tuple(changes[name])
         return replace(self, **changes)
+
+
+def is_openrouter(host: str) -> bool:
+    host = host.lower()
+    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, an IPv4 address in 127.0.0.0/8 or `::1`, as written (names are not resolved)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

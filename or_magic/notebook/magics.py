@@ -33,6 +33,8 @@ class OpenRouterMagics(Magics):
     api_key_env = Unicode(_DEFAULTS.api_key_env, help="environment variable that holds the API key"
                           ).tag(config=True)
     timeout = Float(_DEFAULTS.timeout, help="seconds to wait for (more of) an answer").tag(config=True)
+    deadline = Float(_DEFAULTS.deadline, help="most seconds one streamed run may take in all (keep-alives "
+                     "do not extend it)").tag(config=True)
     connect_timeout = Float(_DEFAULTS.connect_timeout, help="seconds to wait for a connection").tag(config=True)
     max_retries = Int(_DEFAULTS.max_retries, help="retries of 408/429/5xx and connection errors").tag(config=True)
     concurrency = Int(_DEFAULTS.concurrency, help="requests in flight at once in a sweep").tag(config=True)
@@ -46,6 +48,9 @@ class OpenRouterMagics(Magics):
     history_path = Unicode(_DEFAULTS.history_path,
                            help="history database file; empty: $OR_MAGIC_HOME/history.db, else the user's "
                            "data directory").tag(config=True)
+    send_key_to_hosts = List(Unicode(), list(_DEFAULTS.send_key_to_hosts),
+                             help="hosts besides OpenRouter (https) and this machine that may receive the API key "
+                             "(also $OR_MAGIC_SEND_KEY_TO, comma-separated)").tag(config=True)
     cache = Bool(_DEFAULTS.cache, help="answer repeated requests with a seed or temperature 0 from the "
                  "history, at no cost (--cache / --no-cache per cell)").tag(config=True)
     # Display only, so not a Settings field: the Python API raises the same errors either way.
@@ -61,7 +66,7 @@ class OpenRouterMagics(Magics):
             install(shell)
             track_cells(shell)
 
-    @validate("timeout", "connect_timeout")
+    @validate("timeout", "connect_timeout", "deadline")
     def _positive_seconds(self, proposal: Any) -> float:
         if proposal["value"] <= 0:
             raise ValueError(f"{proposal['trait'].name} must be > 0 seconds")

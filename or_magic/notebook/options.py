@@ -119,14 +119,6 @@ HELP = PARSER.format_help()
 def parse_line(line: str) -> CallOptions:
     """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input."""
     ns = PARSER.parse_args(_attach_negative_values(split_line(line)))
-    if ns.samples < 1:
-        raise InvalidOption(f"--samples {ns.samples}: must be an integer ≥ 1")
-    if ns.out is not None and not ns.out.isidentifier():
-        raise InvalidOption(f"--out {ns.out!r}: must be a Python variable name")
-    if ns.concurrency is not None and ns.concurrency < 1:
-        raise InvalidOption(f"--concurrency {ns.concurrency}: must be an integer ≥ 1")
-    if ns.max_cost is not None and not ns.max_cost > 0:
-        raise InvalidOption(f"--max-cost {ns.max_cost:g}: must be a positive amount of USD, e.g. --max-cost 0.50")
     if ns.schema is not None and ns.schema_multi is not None:
         raise InvalidOption("--schema and --schema-multi together: give one (--schema-multi asks for a list of objects)")
     if ns.max_history is not None and ns.max_history < 0:
@@ -144,7 +136,7 @@ def parse_line(line: str) -> CallOptions:
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
                        schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
                        schema_multi=ns.schema_multi is not None,
-                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history)
+                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history).check()
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}
@@ -164,8 +156,24 @@ def _attach_negative_values(words: list[str]) -> list[str]:
 
 
 def _param_values(ns: argparse.Namespace) -> dict[str, list[Any]]:
-    return {param.name: param_values(param, getattr(ns, param.name))
-            for param in PARAMS.values() if getattr(ns, param.name) is not None}
+    given = {p.name: getattr(ns, p.name) for p in PARAMS.values() if getattr(ns, p.name) is not None}
+    if "stop" in given:  # a magic line cannot hold a newline: --stop "\n" means one
+        given["stop"] = [unescape(text) for text in given["stop"]]
+    return {name: param_values(PARAMS[name], value) for name, value in given.items()}
+
+
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[ntr0\\'\"])")
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+
+
+def unescape(text: str) -> str:
+    """The usual backslash escapes (\\n \\t \\r \\0 \\\\ \\' \\" \\xHH \\uHHHH) in a --stop text; any
+    other backslash stays as written."""
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        return chr(int(code[1:], 16)) if code[0] in "ux" else _SIMPLE[code]
+
+    return _ESCAPE.sub(one, text)
 
 
 def parse_extra(pairs: list[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ are then capped by the running cost alone, and a note says so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from ..core.coerce import to_float
@@ -33,8 +33,14 @@ def prompt_token_estimate(run: Run) -> int:
     return sum(math.ceil(len(t) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for t in texts)
 
 
-def _price(pricing: Mapping[str, Any], name: str) -> float:
-    return to_float(pricing.get(name), 0.0)
+def _price(pricing: Mapping[str, Any], name: str) -> float | None:
+    """A price in USD per token; None when it is unknown: OpenRouter lists variable-priced routers
+    (`openrouter/auto`) at "-1", and a negative or unreadable price bounds nothing."""
+    raw = pricing.get(name)
+    if raw is None:
+        return 0.0
+    price = to_float(raw)
+    return price if price is not None and math.isfinite(price) and price >= 0 else None
 
 
 def output_limit(run: Run, model: Mapping[str, Any]) -> int | None:
@@ -52,34 +58,47 @@ class Estimate:
     worst_cost: float  # USD, over the priced runs
     unpriced: list[str]  # models without prices: not in the estimate
     unbounded: list[str]  # priced models with no known output limit
+    unknown: list[str] = field(default_factory=list)  # models whose listed prices bound nothing ("-1")
 
 
 def estimate(runs: Iterable[Run], catalog: Mapping[str, Mapping[str, Any]]) -> Estimate:
     """The worst-case cost of `runs` given the catalog {model id: model object}."""
-    total, unpriced, unbounded = 0.0, set(), set()
+    total, unpriced, unbounded, unknown = 0.0, set(), set(), set()
     for run in runs:
         model = catalog.get(run.spec.model)
         pricing = model.get("pricing") if model and isinstance(model.get("pricing"), dict) else None
         if not pricing:
             unpriced.add(run.spec.model)
             continue
+        prompt, completion, request = (_price(pricing, n) for n in ("prompt", "completion", "request"))
+        if prompt is None or completion is None or request is None:
+            unknown.add(run.spec.model)
+            continue
         limit = output_limit(run, model)
         if limit is None:
             unbounded.add(run.spec.model)
             continue
-        total += (prompt_token_estimate(run) * _price(pricing, "prompt")
-                  + limit * _price(pricing, "completion") + _price(pricing, "request"))
-    return Estimate(total, sorted(unpriced), sorted(unbounded))
+        total += prompt_token_estimate(run) * prompt + limit * completion + request
+    return Estimate(total, sorted(unpriced), sorted(unbounded), sorted(unknown))
 
 
-def check_budget(runs: list[Run], max_cost: float, client: Any) -> list[str]:
-    """Raise InvalidOption when the runs could cost more than `max_cost`; returns notes."""
+def check_budget(runs: list[Run], max_cost: float, client: Any, yes: bool = False) -> list[str]:
+    """Raise InvalidOption when the runs could cost more than `max_cost`, or when their worst case
+    is unknown (variable prices) and `yes` does not accept that; returns notes."""
     try:
         data = client.get("/models").get("data") or []
     except ORMagicError as exc:
         return [f"--max-cost: prices unavailable ({exc}); only the running cost is capped"]
     catalog = {m["id"]: m for m in data if isinstance(m, dict) and "id" in m}
     found = estimate(runs, catalog)
+    notes = []
+    if found.unknown:
+        if not yes:
+            raise InvalidOption(f"--max-cost {max_cost:g}: {', '.join(found.unknown)} has variable or unknown prices, "
+                                "so the worst case is unknown; add --yes (yes=True) to run with only the "
+                                "running cost capped, or name a concrete model")
+        notes.append(f"--max-cost: variable prices for {', '.join(found.unknown)}; their runs are capped by "
+                     "the running cost only")
     if found.unbounded:
         raise InvalidOption(f"--max-cost {max_cost:g}: no output limit known for {', '.join(found.unbounded)}, "
                             "so the worst case is unbounded; add --max-tokens N")
@@ -87,9 +106,9 @@ def check_budget(runs: list[Run], max_cost: float, client: Any) -> list[str]:
         raise InvalidOption(f"--max-cost {max_cost:g}: these {len(runs)} runs could cost up to "
                             f"${found.worst_cost:.4f}; lower --max-tokens, shrink the grid, or raise --max-cost")
     if found.unpriced:
-        return [f"--max-cost: no prices for {', '.join(found.unpriced)}; their runs are capped by the "
-                "running cost only"]
-    return []
+        notes.append(f"--max-cost: no prices for {', '.join(found.unpriced)}; their runs are capped by the "
+                     "running cost only")
+    return notes
 
 
 class Budget:

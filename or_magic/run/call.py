@@ -4,8 +4,12 @@ building it needs no argparse, so `import or_magic.api` stays light."""
 
 from __future__ import annotations
 
+import keyword
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..core.errors import InvalidOption
 
 
 @dataclass
@@ -37,3 +41,20 @@ class CallOptions:
     @property
     def in_conversation(self) -> bool:
         return self.chat is not None or self.continue_from is not None
+
+    def check(self) -> "CallOptions":
+        """Refuse what cannot be run, with the same one-line errors from the magic and the API."""
+        if not isinstance(self.samples, int) or isinstance(self.samples, bool) or self.samples < 1:
+            raise InvalidOption(f"--samples {self.samples!r}: must be an integer ≥ 1")
+        if self.out is not None and (not self.out.isidentifier() or keyword.iskeyword(self.out)):
+            raise InvalidOption(f"--out {self.out!r}: must be a Python variable name (not a keyword)")
+        if self.concurrency is not None and (isinstance(self.concurrency, bool) or not isinstance(
+                self.concurrency, int) or self.concurrency < 1):
+            raise InvalidOption(f"--concurrency {self.concurrency!r}: must be an integer ≥ 1")
+        if self.max_cost is not None and (isinstance(self.max_cost, bool) or not isinstance(self.max_cost, (int, float))
+                                          or not math.isfinite(self.max_cost) or not self.max_cost > 0):
+            raise InvalidOption(f"--max-cost {self.max_cost!r}: must be a positive amount of USD, e.g. --max-cost 0.50")
+        for name, values in self.params.items():
+            if not values:
+                raise InvalidOption(f"--{name.replace('_', '-')}: no values given; give at least one")
+        return self

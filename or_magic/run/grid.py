@@ -43,6 +43,9 @@ def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any
     if isinstance(given, str) and param.sweepable:
         return axis_values(param, given)
     keeps_lists = param.repeatable or param.kind == "tools"
+    if isinstance(given, range) and len(given) > MAX_RANGE_POINTS:  # checked before it is listed
+        raise InvalidOption(f"{shown}=range(...) has {len(given):,} values, more than {MAX_RANGE_POINTS:,}; "
+                            "use a larger step")
     values = list(given) if isinstance(given, (list, tuple, range)) and not keeps_lists else [given]
     if len(values) > 1 and not param.sweepable:
         raise InvalidOption(f"{shown} cannot be swept: give one value")
@@ -87,9 +90,10 @@ def _range(param: Param, item: str) -> list[Any]:
     step = _step(param, item, parts[2]) if len(parts) == 3 else 1
     if end < start:
         raise param.invalid(item, "the range's end is below its start; write START:END with START ≤ END")
-    count = math.floor((end - start) / step + 1e-9) + 1
-    if count > MAX_RANGE_POINTS:
-        raise param.invalid(item, f"the range has {count:,} values; use a larger step")
+    ratio = (end - start) / step
+    if not math.isfinite(ratio) or ratio + 1 > MAX_RANGE_POINTS:
+        raise param.invalid(item, f"the range has more than {MAX_RANGE_POINTS:,} values; use a larger step")
+    count = math.floor(ratio + 1e-9) + 1
     if param.kind == "int":
         return [param.check(start + i * step) for i in range(count)]
     return [param.check(round(start + i * step, RANGE_DECIMALS)) for i in range(count)]
@@ -101,8 +105,8 @@ def _step(param: Param, item: str, text: str) -> float:
     except ValueError:
         kind = "an integer" if param.kind == "int" else "a number"
         raise param.invalid(item, f"the step {text!r} must be {kind} > 0") from None
-    if not step > 0:
-        raise param.invalid(item, f"the step {text!r} must be > 0")
+    if not (step > 0 and math.isfinite(step)):
+        raise param.invalid(item, f"the step {text!r} must be > 0 and finite")
     return step
 
 
@@ -198,8 +202,16 @@ def grid_size(models: int, params: Mapping[str, Sequence[Any]], samples: int,
     return math.prod(sizes)
 
 
+# Above this no sweep runs, --yes or not: every run is planned (and kept, with its answer) in
+# memory, so a typo such as --seed 1:2000000000 would take the kernel down before sending.
+MAX_GRID = 1_000_000
+
+
 def check_grid_size(size: int, cap: int, confirmed: bool) -> None:
-    """Refuse a grid above the cap unless the user said --yes."""
+    """Refuse a grid above the cap unless the user said --yes, and any grid above MAX_GRID."""
+    if size > MAX_GRID:
+        raise InvalidOption(f"the sweep has {size:,} runs, more than or_magic ever runs at once ({MAX_GRID:,}); "
+                            "shrink the grid, or split it over several cells")
     if size > cap and not confirmed:
         raise InvalidOption(f"the sweep has {size:,} runs, more than max_runs = {cap:,}; add --yes to run it "
                             "anyway, shrink the grid, or raise %config OpenRouterMagics.max_runs")

@@ -103,7 +103,7 @@ class _Control:
 
 
 async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
-                 finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
+                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None) -> None:
     from ..wire.client import AsyncClient
 
     control.attach()
@@ -118,6 +118,8 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
             else:
                 await execute_async(client, run)
                 budget.add(run)
+            if record is not None:  # here, not on the waiting thread: an interrupt there cannot lose it
+                record(run)
             finished.put(run)
 
     try:
@@ -127,9 +129,9 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 
 
 def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
-                 finished: "queue.SimpleQueue[Any]", control: _Control) -> None:
+                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None) -> None:
     try:
-        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control))
+        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control, record))
     except asyncio.CancelledError:
         pass
     except BaseException as exc:  # a bug, not a failed run: hand it to the waiting thread
@@ -139,9 +141,13 @@ def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 
 def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
                      max_cost: float | None = None, on_done: RunHook | None = None,
-                     progress: bool | Progress = True) -> list[str]:
+                     progress: bool | Progress = True, record: RunHook | None = None) -> list[str]:
     """Run every run, `concurrency` at a time, filling each in place; returns the notes (interrupt,
     budget).  Never raises for a failed run or an interrupt.
+
+    `record` (the history; must not raise) sees every run that finished or was skipped, on the
+    sweep's own thread as it finishes, so an interrupt of the waiting thread (which calls
+    `on_done`) cannot drop a finished run from the history.
 
     The runs must be planned unstreamed (api.prepare decides streaming, for single runs only)."""
     bound = max(1, concurrency or settings.concurrency)
@@ -150,7 +156,7 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
     control = _Control()
     thread = threading.Thread(target=_thread_main, name="or_magic-sweep", daemon=True,
-                              args=(settings, runs, bound, budget, finished, control))
+                              args=(settings, runs, bound, budget, finished, control, record))
     thread.start()
     tally = _Tally(display, budget, on_done)
     interrupted = False

@@ -11,7 +11,7 @@ import itertools
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from ..core.errors import ORMagicError
+from ..core.errors import ORMagicError, TransportError
 from ..wire.response import Completion
 from ..wire.stream import StreamCancelled, TextHook
 from .request import Plan, Run, RunSpec, choose_endpoint
@@ -65,6 +65,17 @@ def filling(run: Run) -> Iterator[None]:
         run.latency = time.perf_counter() - started
 
 
+def answered(raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw`, if it holds an answer: a body with no choices generated nothing, so it is an error
+    (kept with its usage), neither cached nor counted as a success."""
+    choices = raw.get("choices")
+    if not isinstance(choices, list) or not choices or not any(isinstance(c, dict) for c in choices):
+        error = TransportError("the server answered with no choices: nothing was generated")
+        error.body = raw
+        raise error
+    return raw
+
+
 def fill(run: Run, raw: dict[str, Any]) -> None:
     """Keep an answer body and what it says."""
     run.raw = raw
@@ -89,7 +100,7 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
     cancelled: StreamCancelled | None = None
     try:
         with filling(run):
-            fill(run, _request(client, run, on_text))
+            fill(run, answered(_request(client, run, on_text)))
     except StreamCancelled as stop:
         cancelled = stop
     if on_done is not None:
@@ -102,7 +113,7 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
 async def execute_async(client: Any, run: Run) -> Run:
     """`execute` for a sweep's AsyncClient (never streamed; the caller records the run)."""
     with filling(run):
-        fill(run, await client.complete(run.spec.endpoint, run.spec.body()))
+        fill(run, answered(await client.complete(run.spec.endpoint, run.spec.body())))
     return run
 
 

@@ -22,11 +22,12 @@ with exact timestamps.  Times are shown in local time.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..core.errors import InvalidOption
+from ..core.errors import ConfigError, InvalidOption
 from .runlog import COLUMNS, open_history, resolve_path
 
 if TYPE_CHECKING:
@@ -66,8 +67,12 @@ def history(model: str | None = None, grep: str | None = None, since: str | floa
         where, args = (f"{where} AND" if where else "WHERE") + " conversation = ?", args + [chat]
     if limit is not None and limit < 0:
         raise InvalidOption(f"limit={limit}: must be ≥ 0 (0 = all rows)")
-    store = open_history(resolve_path(settings or Settings()))
-    rows = store.query(where, tuple(args), limit or None)
+    path = resolve_path(settings or Settings())
+    try:
+        rows = open_history(path).query(where, tuple(args), limit or None)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        raise ConfigError(f"the run history at {path} cannot be read ({type(exc).__name__}: {exc}); move the "
+                          "file aside, or set %config OpenRouterMagics.history_path (or OR_MAGIC_HOME)") from None
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["created_at"] = pd.to_datetime(frame["created_at"], unit="s", utc=True).dt.tz_convert(_local_zone())
     frame["cached"] = frame["cached"].astype(bool)

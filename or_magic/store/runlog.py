@@ -25,8 +25,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..core.coerce import valid_unicode
 from ..core.shell import cell_number, current_shell
 from ..wire import answers
+from .backlog import BUSY_WAIT, Backlog, is_locked
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -100,11 +102,12 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # isolation_level=None: explicit transactions, so each run is committed on its own.
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(self.path, timeout=BUSY_WAIT, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
         self._db.create_function("pylower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
         migrate(self._db)
+        self.backlog = Backlog(self._insert, self.path)  # rows that met a lock, written later
 
     def __repr__(self) -> str:
         return f"<or_magic.History {self.path}>"
@@ -114,22 +117,35 @@ class History:
             self._db.close()
 
     def record(self, run: "Run", base_url: str, key: str | None = None) -> int:
-        """Store one run (finished, failed or cached) and return its row id."""
-        row = run_row(run, base_url, key)
+        """Store one run (finished, failed or cached) and return its row id; 0 when the database
+        is locked by another process: the row is then queued and written when the lock clears."""
+        row = {name: valid_unicode(v) if isinstance(v, str) else v for name, v in run_row(run, base_url, key).items()}
+        if len(self.backlog):  # rows already waiting go first, so the history keeps its order
+            self.backlog.add(row)
+            return 0
+        try:
+            return self._insert(row)
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            self.backlog.add(row)
+            return 0
+
+    def _insert(self, row: dict[str, Any]) -> int:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._lock:
             cursor = self._db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
         return int(cursor.lastrowid or 0)
 
-    def cached_response(self, request_hash: str) -> dict[str, Any] | None:
-        """The newest successful answer to an identical request, or None."""
+    def cached_responses(self, request_hash: str, limit: int = 5) -> list[str]:
+        """The newest stored answers (JSON text, unchecked) to an identical successful request."""
         with self._lock:
             found = self._db.execute(
                 "SELECT response FROM runs WHERE request_hash = ? AND error IS NULL AND response IS NOT NULL "
                 "AND COALESCE(finish_reason, '') != 'cancelled' "
-                "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
-        return json.loads(found[0]) if found else None
+                "ORDER BY id DESC LIMIT ?", (request_hash, limit)).fetchall()
+        return [row[0] for row in found]
 
     def query(self, where: str = "", args: tuple[Any, ...] = (), limit: int | None = None) -> list[tuple[Any, ...]]:
         sql = f"SELECT {', '.join(COLUMNS)} FROM runs {where} ORDER BY id DESC"
@@ -235,35 +251,47 @@ def run_context() -> tuple[str | None, int | None, str | None]:
     return (str(notebook) if notebook else session), cell, session
 
 
-def recording(settings: "Settings", on_done: Callable[["Run"], None] | None) -> Callable[["Run"], None] | None:
-    """`on_done`, preceded by writing the run to the history (unless `settings.history` is off).
+def recorder(settings: "Settings") -> Callable[["Run"], None] | None:
+    """A hook that writes a run to the history and never raises (None when history is off).
 
-    A history that cannot be written (read-only disk, full disk, a locked file) must not cost the
-    answer itself: the problem is reported once on stderr and the run goes on to be displayed.
-    """
+    A history that cannot be written (read-only disk, full disk, a locked file, text SQLite
+    refuses) must not cost the answer itself: the problem is reported once on stderr and the
+    run goes on to be displayed."""
     if not getattr(settings, "history", True):
-        return on_done
+        return None
     base_url = settings.resolved_base_url()
     try:
         history: History | None = open_history(resolve_path(settings))
-    except (sqlite3.Error, OSError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - an unusable history is a notice, never a lost answer
         history = _cannot_record(resolve_path(settings), exc)
 
-    def hook(run: "Run") -> None:
+    def record(run: "Run") -> None:
         nonlocal history
         if history is not None:
             try:
                 run.record_id = history.record(run, base_url, settings.api_key())
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - recording must never cost the user the answer
                 history = _cannot_record(history.path, exc)
-        if on_done is not None:
-            on_done(run)
+
+    return record
+
+
+def recording(settings: "Settings", on_done: Callable[["Run"], None] | None,
+              record: Callable[["Run"], None] | None = None) -> Callable[["Run"], None] | None:
+    """`on_done`, preceded by writing the run to the history (`record`, default `recorder(settings)`)."""
+    record = record or recorder(settings)
+    if record is None or on_done is None:
+        return record or on_done
+
+    def hook(run: "Run") -> None:
+        record(run)
+        on_done(run)
 
     return hook
 
 
 def _cannot_record(path: Path, exc: Exception) -> None:
-    print(f"or_magic: cannot write the run history at {path} ({exc}); runs are shown but not recorded. "
+    print(f"or_magic: cannot write the run history at {path} ({type(exc).__name__}: {exc}); runs are shown but not recorded. "
           "Set %config OpenRouterMagics.history_path (or OR_MAGIC_HOME) to a writable place",
           file=sys.stderr, flush=True)
     return None

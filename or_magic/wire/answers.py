@@ -69,6 +69,13 @@ def api_error(status: int | None, error: dict[str, Any], key: str | None, *,
                metadata=scrub_json(metadata, key), partial=partial, hint=daily_cap_hint(error, headers))
 
 
+def redirect_error(status: int, headers: Any, base_url: str, key: str | None) -> TransportError:
+    """A 3xx: named with its Location, never followed (the key would go along) nor retried."""
+    where = scrub(headers.get("location", "") or "nowhere given", key)
+    return TransportError(f"{base_url} answered HTTP {status}, a redirect to {where}; redirects are not "
+                          "followed (the key would go along): set base_url to the address it names")
+
+
 def check_answer(status: int, headers: Any, content: bytes, key: str | None,
                  parsed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Parse a JSON answer, raising for an error status or an error inside an HTTP 200.

@@ -18,18 +18,20 @@ from typing import Any, Callable, NamedTuple
 
 import httpx
 
-from ..core import __version__
-from ..core.errors import ConfigError, TimeoutError, TransportError
+from ..core.errors import AuthError, ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
 from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
-from .answers import check_answer, error_fields, unusable_ok
+from .answers import check_answer, error_fields, redirect_error, unusable_ok
+from .auth import request_headers, tell_withheld, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
+
+
 class Attempt(NamedTuple):
     """One request's outcome."""
 
@@ -38,6 +40,7 @@ class Attempt(NamedTuple):
     status: int | None  # the status to judge a retry by; None when the answer is usable or final
     error: dict[str, Any]  # the answer's error fields
     data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
+    final: bool = False  # never worth another attempt (the request itself cannot be sent)
 
 
 def _stderr_notice(message: str) -> None:
@@ -49,13 +52,19 @@ class ClientBase:
 
     def __init__(self, settings: Settings, on_retry: RetryNotice | None) -> None:
         self.settings = settings
+        problem = settings.base_url_problem()
+        if problem:
+            raise ConfigError(problem)
         self.base_url = settings.resolved_base_url()
         key = settings.api_key()
         if key is None and settings.needs_key():
             raise ConfigError(
                 f"no OpenRouter API key: set the {settings.api_key_env} environment variable "
                 "(create a key at https://openrouter.ai/keys), or point OPENROUTER_BASE_URL at a local server")
-        self._key = key
+        self._key = key  # kept for scrubbing even when it is not sent
+        self.key_withheld = key is not None and not settings.sends_key()
+        if self.key_withheld:
+            tell_withheld(settings)
         self.on_retry = on_retry
         # A sweep retries rate limits more patiently than one call: waiting slows it down
         # instead of failing rows (AsyncClient sets it from its caller).
@@ -65,11 +74,14 @@ class ClientBase:
         return f"<or_magic.{type(self).__name__} {self.base_url}>"
 
     def _http_options(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "headers": request_headers(self.settings, self._key),
+        return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
                 "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
 
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
-        """Nothing was received: always worth another attempt."""
+        """Nothing was received: worth another attempt, unless the request itself is at fault."""
+        if isinstance(exc, httpx.LocalProtocolError):  # e.g. a header httpx refuses: fails every time
+            return Attempt(None, TransportError(f"could not send the request to {self.base_url}: "
+                                                f"{scrub(str(exc), self._key)}"), None, {}, final=True)
         if isinstance(exc, httpx.TimeoutException):
             return Attempt(None, TimeoutError(_timeout_text(self.settings, exc)), None, {})
         return Attempt(None, self._unreachable(exc), None, {})
@@ -83,6 +95,9 @@ class ClientBase:
     def _judged(self, response: httpx.Response) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
         content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
+        if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
+            return Attempt(response, redirect_error(response.status_code, response.headers, self.base_url,
+                                                    self._key), None, {}, final=True)
         if response.status_code >= 400:
             return Attempt(response, None, response.status_code, error_fields(content))
         status, error, data = unusable_ok(content)
@@ -90,8 +105,8 @@ class ClientBase:
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""
-        response, _failure, status, error, _data = outcome
-        if response is not None and status is None:
+        response, status, error = outcome.response, outcome.status, outcome.error
+        if outcome.final or (response is not None and status is None):
             return None
         budget = max(0, self.settings.max_retries)
         if status == 429 and self.rate_limit_retries is not None:
@@ -113,7 +128,16 @@ class ClientBase:
     def _answer(self, outcome: Attempt) -> dict[str, Any]:
         response = outcome.response
         assert response is not None  # _final raised otherwise
-        return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+        try:
+            return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+        except AuthError as exc:
+            raise self.explained(exc)
+
+    def explained(self, exc: AuthError) -> AuthError:
+        """A 401 from a server the key was withheld from says so, and how to send it."""
+        if self.key_withheld:
+            exc.with_hint(f"the key was not sent: {withheld_why(self.settings)}")
+        return exc
 
     def _unreachable(self, exc: Exception, what: str = "") -> TransportError:
         # Refused or unresolvable usually means a local server that is not started, or a typo in
@@ -140,6 +164,10 @@ class Client(ClientBase):
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""
         return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))
@@ -152,7 +180,10 @@ class Client(ClientBase):
         """POST a streamed completion, calling `on_text` with each new piece of text; returns the
         assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
         outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
-        return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
+        try:
+            return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
+        except AuthError as exc:
+            raise self.explained(exc)
 
     def _send_with_retries(self, method: str, path: str, body: Any, *, params: Any = None,
                            stream: bool = False) -> Attempt:
@@ -176,7 +207,7 @@ class Client(ClientBase):
             response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             return self._send_failed(exc)
-        if stream and response.status_code < 400:
+        if stream and response.status_code < 300:
             return Attempt(response, None, None, {})
         try:
             response.read()
@@ -262,17 +293,6 @@ def _ok_trouble(response: httpx.Response | None, error: dict[str, Any], key: str
     if not error:
         return "truncated answer"
     return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"
-
-
-def request_headers(settings: Settings, key: str | None) -> dict[str, str]:
-    headers = {"User-Agent": f"or_magic/{__version__}", "Accept": "application/json"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    if settings.app_url:
-        headers["HTTP-Referer"] = settings.app_url
-    if settings.app_title:
-        headers["X-Title"] = settings.app_title
-    return headers
 
 
 def _timeout_text(settings: Settings, exc: Exception) -> str:

@@ -38,16 +38,17 @@ class Completion:
         counted = _int(raw.get(STREAMED_TOKENS)) if _int(usage.get("completion_tokens")) is None else None
         return cls(
             text=choice_text(choice, message),
-            finish_reason=choice.get("finish_reason"),
-            model=raw.get("model"),
-            provider=raw.get("provider"),
-            generation_id=raw.get("id"),
+            finish_reason=_str(choice.get("finish_reason")),
+            model=_str(raw.get("model")),
+            provider=_str(raw.get("provider")),
+            generation_id=_str(raw.get("id")),
             prompt_tokens=_int(usage.get("prompt_tokens")),
             completion_tokens=_int(usage.get("completion_tokens")) if counted is None else counted,
             cost=to_float(usage.get("cost")),
             logprobs=parse_logprobs(choice.get("logprobs")),
-            tool_calls=list(message.get("tool_calls") or []),
-            reasoning=message.get("reasoning"),
+            tool_calls=[c for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+            if isinstance(message.get("tool_calls"), list) else [],
+            reasoning=_str(message.get("reasoning")),
             tokens_counted=counted is not None,
         )
 
@@ -63,6 +64,13 @@ def first_choice(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def choice_text(choice: dict[str, Any], message: dict[str, Any]) -> str:
     """A choice's text: the chat message's content, or a legacy completion's `text`."""
     return str(message.get("content") or choice.get("text") or "")
+
+
+def _str(value: Any) -> str | None:
+    """A text field as text: a server that sends a number or an object there sent no text."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) else None
 
 
 def _int(value: Any) -> int | None:

@@ -29,29 +29,48 @@ class SSEParser:
     """Feed bytes, get the `data` payloads of complete events (bytes; `DONE` ends the stream)."""
 
     def __init__(self) -> None:
-        self._tail = b""  # an incomplete last line, kept until its newline arrives
+        # An incomplete last line, kept in pieces until its newline arrives: joined once then, so
+        # one large event arriving in many reads costs linear time, not quadratic.
+        self._tail: list[bytes] = []
         self._data: list[bytes] = []  # data lines of the event being read
         self.done = False
+        self._error: SSEError | None = None  # a bad line met after good events: raised next call
 
     def feed(self, piece: bytes) -> list[bytes]:
         """The payloads of the events completed by `piece`, in order."""
+        if self._error is not None:
+            raise self._error
+        if b"\n" not in piece:
+            if piece:
+                self._tail.append(piece)
+            return []
         if self._tail:
-            piece = self._tail + piece
+            self._tail.append(piece)
+            piece, self._tail = b"".join(self._tail), []
         lines = piece.split(b"\n")
-        self._tail = lines.pop()
+        last = lines.pop()
+        self._tail = [last] if last else []
         events: list[bytes] = []
         for line in lines:
             if self.done:
                 break
-            payload = self._line(line[:-1] if line.endswith(b"\r") else line)
+            try:
+                payload = self._line(line[:-1] if line.endswith(b"\r") else line)
+            except SSEError as exc:
+                if not events:
+                    raise
+                self._error = exc  # the events before the bad line were sent (and paid for) first
+                break
             if payload is not None:
                 events.append(payload)
         return events
 
     def close(self) -> list[bytes]:
         """End of input: an unterminated last event still counts (some servers omit the blank line)."""
+        if self._error is not None:
+            raise self._error
         events = self.feed(b"\n\n") if (self._tail or self._data) and not self.done else []
-        self._tail = b""
+        self._tail = []
         return events
 
     def _line(self, line: bytes) -> bytes | None:

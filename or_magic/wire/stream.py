@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..core.coerce import valid_unicode
+
 CANCELLED = "cancelled"  # finish_reason of a stream the user interrupted
 STREAMED_TOKENS = "or_magic_streamed_tokens"  # body key: tokens counted when no usage was sent
 _HEAD_FIELDS = ("id", "provider", "model", "created", "system_fingerprint")
@@ -69,12 +71,13 @@ class StreamAssembler:
         self.error: dict[str, Any] | None = None
         self.error_finish = False  # some choice finished with "error"
         self._choices: dict[int, _Choice] = {}
+        self._held = ""  # a high surrogate whose pair is still to come (an emoji split over chunks)
 
     @property
     def text(self) -> str:
         """The first choice's text so far (kept as the partial text when a stream fails)."""
         first = self._choices.get(min(self._choices)) if self._choices else None
-        return "".join(first.pieces) if first else ""
+        return valid_unicode("".join(first.pieces)) if first else ""
 
     @property
     def finished(self) -> bool:
@@ -94,13 +97,20 @@ class StreamAssembler:
         new_text = ""
         for position, choice in enumerate(chunk.get("choices") or ()):
             if isinstance(choice, dict):
-                piece = self._add_choice(choice)
+                piece = self._add_choice(choice, position)
                 if position == 0 and piece:
                     new_text = piece
-        return new_text
+        return self._showable(new_text) if new_text or self._held else ""
 
-    def _add_choice(self, choice: dict[str, Any]) -> str:
-        index = choice.get("index", 0)
+    def _showable(self, piece: str) -> str:
+        """A piece that can be displayed: a surrogate pair split over chunks is joined first."""
+        piece, self._held = self._held + piece, ""
+        if piece and "\ud800" <= piece[-1] <= "\udbff":
+            piece, self._held = piece[:-1], piece[-1]
+        return valid_unicode(piece)
+
+    def _add_choice(self, choice: dict[str, Any], position: int) -> str:
+        index = _index(choice.get("index"), position)
         state = self._choices.get(index)
         if state is None:
             state = self._choices[index] = _Choice()
@@ -149,6 +159,12 @@ class StreamAssembler:
         return body
 
 
+def _index(value: Any, default: int) -> int:
+    """A choice's or tool call's `index`; a missing or malformed one (null, a string, a list) is
+    taken as its position, so odd chunks cannot break the assembly and lose the text."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _merge_delta(state: _Choice, delta: Any) -> str:
     if not isinstance(delta, dict):
         return ""
@@ -165,7 +181,7 @@ def _merge_delta(state: _Choice, delta: Any) -> str:
 
 def _merge_tool_call(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:
     """Streamed tool calls come in pieces keyed by index; the arguments string is split up."""
-    call = calls.setdefault(part.get("index", len(calls)), {"type": "function", "function": {"arguments": ""}})
+    call = calls.setdefault(_index(part.get("index"), len(calls)), {"type": "function", "function": {"arguments": ""}})
     for name in ("id", "type"):
         if part.get(name):
             call[name] = part[name]
@@ -192,14 +208,14 @@ def _merge_logprobs(state: _Choice, logprobs: dict[str, Any]) -> None:
 
 
 def _choice_body(index: int, state: _Choice) -> dict[str, Any]:
-    text = "".join(state.pieces)
+    text = valid_unicode("".join(state.pieces))
     choice: dict[str, Any] = {"index": index}
     if state.legacy:
         choice["text"] = text
     else:
         message: dict[str, Any] = {"role": state.role, "content": text}
         if state.reasoning:
-            message["reasoning"] = "".join(state.reasoning)
+            message["reasoning"] = valid_unicode("".join(state.reasoning))
         if state.tool_calls:
             message["tool_calls"] = [state.tool_calls[i] for i in sorted(state.tool_calls)]
         choice["message"] = message

@@ -7,7 +7,8 @@ stops generating; every failure keeps the text (and the partial body) received s
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, Iterable, Iterator
 
 import httpx
 
@@ -15,7 +16,7 @@ from ..core.errors import ORMagicError, TimeoutError, TransportError
 from ..core.secrets import scrub, scrub_bytes, scrub_json
 from ..core.settings import Settings
 from .answers import check_answer, check_choices
-from .sse import DONE, SSEError, iter_events
+from .sse import DONE, SSEError, SSEParser
 from .stream import StreamAssembler, StreamCancelled, TextHook
 
 
@@ -33,42 +34,72 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
         read_whole(response)  # an error, or a server that does not stream: one plain body
         return check_answer(response.status_code, response.headers, response.content, key)
     assembler = StreamAssembler()
+    failure: BaseException | None = None
     try:
         try:
-            _read_events(response, assembler, key, on_text)
+            _read_events(response, assembler, key, on_text, settings)
         finally:  # closing mid-body drops the connection: the server stops generating
             response.close()
     except KeyboardInterrupt:
         assembler.cancel()
-        raise StreamCancelled(_clean_body(assembler, key)) from None
+        failure = StreamCancelled(_clean_body(assembler, key))
     except SSEError as exc:
         # The key is removed before the line is shortened: a cut key would no longer match.
         shown = scrub(exc.line.decode("utf-8", "replace"), key)[:80]
-        raise _kept(TransportError(f"the stream is malformed: not a server-sent-events line: {shown!r}",
-                                   partial=scrub(assembler.text, key)), assembler, key) from None
+        failure = _kept(TransportError(f"the stream is malformed: not a server-sent-events line: {shown!r}",
+                                       partial=scrub(assembler.text, key)), assembler, key)
     except httpx.TimeoutException:
-        raise _kept(TimeoutError(
+        failure = _kept(TimeoutError(
             f"the stream went silent: nothing arrived for {settings.timeout:g} s (timeout); raise it "
-            "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key)), assembler, key) from None
+            "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key)), assembler, key)
     except httpx.TransportError as exc:
-        raise _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
-                                   partial=scrub(assembler.text, key)), assembler, key) from None
+        failure = _kept(TransportError(f"the connection dropped mid-stream ({scrub(str(exc), key) or type(exc).__name__})",
+                                       partial=scrub(assembler.text, key)), assembler, key)
     except ORMagicError as exc:  # an error chunk, or the stream ended early
-        raise _kept(exc, assembler, key)
+        failure = _kept(exc, assembler, key)
+    if failure is not None:
+        # Raised out here, with no traceback or context of its own: nothing chains back to the raw
+        # line, and no frame whose locals hold unscrubbed payloads shows under %xmode Verbose.
+        failure.__context__ = failure.__cause__ = None
+        raise failure.with_traceback(None)
     return _clean_body(assembler, key)
 
 
 def _read_events(response: httpx.Response, assembler: StreamAssembler, key: str | None,
-                 on_text: TextHook | None) -> None:
+                 on_text: TextHook | None, settings: Settings) -> None:
     # One read may carry several events (often the usage chunk together with [DONE]): every
     # payload before DONE counts, whatever else arrived with it.
-    for payload in iter_events(response.iter_bytes()):
+    for payload in watched_events(response.iter_bytes(), settings, assembler, key):
         if payload == DONE:
             return
         _add_chunk(assembler, payload, key, on_text)
     if not assembler.finished:
         raise TransportError("the stream ended before the answer did (no finish_reason, no [DONE])",
                              partial=scrub(assembler.text, key))
+
+
+def watched_events(pieces: Iterable[bytes], settings: Settings, assembler: StreamAssembler,
+                   key: str | None) -> Iterator[bytes]:
+    """The data payloads of a byte stream, with two clocks httpx's per-read timeout lacks: only
+    an event resets the silence clock (keep-alive comments and stray bytes do not), and the whole
+    answer must arrive within `settings.deadline`."""
+    parser = SSEParser()
+    started = heard = time.monotonic()
+    for piece in pieces:
+        events = parser.feed(piece)
+        now = time.monotonic()
+        if events:
+            heard = now
+        elif now - heard > settings.timeout:
+            raise TimeoutError(f"the stream sent only keep-alives for {settings.timeout:g} s (timeout); raise it "
+                               "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key))
+        if now - started > settings.deadline:
+            raise TimeoutError(f"the answer took longer than {settings.deadline:g} s in all (deadline); raise it "
+                               "with %config OpenRouterMagics.deadline = SECONDS", partial=scrub(assembler.text, key))
+        yield from events
+        if parser.done:
+            return
+    yield from parser.close()
 
 
 def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_text: TextHook | None) -> None:
@@ -95,11 +126,10 @@ def _kept(error: Exception, assembler: StreamAssembler, key: str | None) -> Exce
 
 
 def _clean_body(assembler: StreamAssembler, key: str | None) -> dict[str, Any]:
-    """The assembled body without the key: an echoed key may be split over several chunks, so
-    each chunk alone cannot be trusted to show it.  Tokens join into the text, so a key that is
-    not in the text is nowhere in the body (error chunks were scrubbed on arrival)."""
-    body = assembler.body()
-    return scrub_json(body, key) if key and key in assembler.text else body
+    """The assembled body without the key: an echoed key may be split over several chunks (in the
+    text, the reasoning, a tool call's arguments, any choice), so each chunk alone cannot be
+    trusted to show it; the whole body is checked once it is joined."""
+    return scrub_json(assembler.body(), key)
 
 
 def read_whole(response: httpx.Response) -> None:

@@ -88,7 +88,7 @@ def test_representative_paths_leak_nothing(shell, server, home, capfd, caplog):
     with pytest.raises(ORMagicError) as err:  # nothing listens there
         or_magic.complete("x", "m/m", settings=Settings(base_url="http://127.0.0.1:9/v1", max_retries=0))
     seen += failure_texts(err.value)
-    seen += [repr(api.client_for(Settings())), repr(Settings()), repr(shell.magics.settings()), api._clients,
+    seen += [repr(api.client_for(Settings())), repr(Settings()), repr(shell.magics.settings()), vars(api.client_pool),
              shell.run("%openrouter history").to_string(), or_magic.history(limit=0).to_csv()]
     out, errs = capfd.readouterr()
     assert "retrying" in errs  # the notices were printed, and checked below

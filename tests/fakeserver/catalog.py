@@ -70,6 +70,9 @@ _MODELS = [
     _model("test/short-context", "Test: 300-token context", 1700000001, 300,
            "0.000001", "0.000002", _COMMON + _LOGPROBS, provider="FakeProvider", tokenizer="Other",
            max_out=100),
+    # OpenRouter lists its variable-priced router at "-1" (the routed model's price is billed).
+    _model("openrouter/auto", "Auto Router", 1699401600, 2000000, "-1", "-1", _COMMON,
+           provider="OpenAI", tokenizer="Router", max_out=None),
 ]
 _BY_ID = {m["id"]: m for m in _MODELS}
 TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},
@@ -93,6 +96,8 @@ def gives_logprobs(model_id: str, entry: dict) -> bool:
 
 def cost(entry: dict, prompt_tokens: int, completion_tokens: int) -> float:
     p = entry["pricing"]
+    if float(p["prompt"]) < 0:  # a router bills the model it picked
+        p = _BY_ID["openai/gpt-4o-mini"]["pricing"]
     return (prompt_tokens * float(p["prompt"]) + completion_tokens * float(p["completion"])
             + float(p.get("request", "0")))
 

@@ -95,6 +95,8 @@ class Fault:
     ``truncated_json``  non-stream: 200 with half a JSON body (Content-Length
                         matches); stream: ``after`` chunks, half a chunk, end
     ``slow_body``       the body (or the stream's chunks) spread over ``seconds``
+    ``keepalive``       stream: after ``after`` chunks only ``: OPENROUTER PROCESSING``
+                        comments for ``seconds``, then the rest; non-stream: no effect
     ==================  ==========================================================
     """
     kind: str = "http"
@@ -180,6 +182,11 @@ class Fault:
     @classmethod
     def stall(cls, seconds: float, after_chunks: int | None = None) -> Fault:
         return cls("stall", 200, after=after_chunks, seconds=seconds)
+
+    @classmethod
+    def keepalive(cls, seconds: float, after_chunks: int = 1) -> Fault:
+        """Stream: after ``after`` chunks, only keep-alive comments for ``seconds``, then the rest."""
+        return cls("keepalive", 200, after=after_chunks, seconds=seconds)
 
     @classmethod
     def truncated_json(cls, after_chunks: int = 0) -> Fault:

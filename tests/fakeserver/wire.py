@@ -22,6 +22,7 @@ from tests.fakeserver.bodies import (
 from tests.fakeserver.faults import Fault
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
+KEEPALIVE_EVERY = 0.05  # seconds between keep-alive comments of a `keepalive` fault
 MALFORMED_LINE = b"OPENROUTER-DEBUG this line has no field separator\n\n"
 NON_JSON_LINE = b'data: {"id": "gen-broken", "choices": [ not json\n\n'
 
@@ -158,4 +159,8 @@ def _stream_fault(w: Wire, job: Job, fault: Fault, nxt: list[dict]) -> bool:
         w.chunk(NON_JSON_LINE)
     elif kind == "stall":
         w.wait(fault.seconds)
+    elif kind == "keepalive":  # only `: OPENROUTER PROCESSING` comments for a while: no text at all
+        for _ in range(max(1, int(fault.seconds / KEEPALIVE_EVERY))):
+            w.wait(KEEPALIVE_EVERY)
+            w.chunk(KEEPALIVE)
     return False

@@ -11,7 +11,7 @@ def test_full_line():
                       "--system 'be brief' --param 'provider={\"sort\":\"price\"}' --param user=alice")
     assert opts.models == ["openai/gpt-3.5-turbo-instruct"]
     assert opts.params == {"temperature": [0.7], "top_p": [0.9], "seed": [42], "max_tokens": [32],
-                           "stop": [["\\n", "END"]], "top_logprobs": [5]}
+                           "stop": [["\n", "END"]], "top_logprobs": [5]}
     assert opts.out == "r" and opts.system == "be brief"
     assert opts.extra == {"provider": {"sort": "price"}, "user": "alice"}
 

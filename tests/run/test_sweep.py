@@ -192,16 +192,18 @@ def test_text_progress_closes_with_the_last_state():
 
 
 # --- interrupts --------------------------------------------------------------------------
+def interrupt_after(n, seen):
+    """An on_done hook that presses Ctrl-C when it has seen `n` runs (kept in `seen`)."""
+    def hook(run):
+        seen.append(run)
+        if len(seen) == n:
+            raise KeyboardInterrupt
+    return hook
+
+
 def test_keyboard_interrupt_keeps_finished_rows_and_marks_the_rest(server):
     server.latency = 0.05
-    seen = []
-
-    def interrupt_after_three(run):
-        seen.append(run)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
-
-    r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after_three,
+    r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after(3, []),
                  progress=False)
     assert len(r.runs) == 20
     finished = [run for run in r.runs if run.ok]
@@ -448,3 +450,29 @@ def test_vars_rows_of_a_dataframe_from_python(server):
     assert r.df["legs"].tolist() == [2, 0, 2]
     records = sweep("Name {row.animal}.", CHAT, sweep_vars={"row": [{"animal": "cat"}, {"animal": "dog"}]})
     assert records.df["row"].tolist() == [0, 1] and records.df["animal"].tolist() == ["cat", "dog"]
+
+
+def test_every_finished_run_of_an_interrupted_sweep_is_recorded(server, tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
+    server.latency = 0.02
+    seen = []
+    r = complete("hi", CHAT, seed=list(range(60)), max_tokens=1, concurrency=4, on_done=interrupt_after(5, seen),
+                 progress=False)
+    finished = [run for run in r.runs if run.ok]
+    db = sqlite3.connect(tmp_path / "history.db")
+    recorded = db.execute("SELECT COUNT(*) FROM runs WHERE error IS NULL").fetchone()[0]
+    assert len(finished) > len(seen) - 1 and recorded == len(finished)
+
+
+def test_a_grid_beyond_the_absolute_ceiling_is_refused_even_with_yes(server):
+    from or_magic.run.grid import MAX_GRID
+
+    with pytest.raises(InvalidOption, match="seed=range"):
+        complete("hi", [CHAT, "a/b"], seed=range(10**9), yes=True, progress=False)
+    with pytest.raises(InvalidOption, match="more than or_magic ever runs"):
+        complete("hi", [CHAT, "a/b"], seed=range(100_000), temperature=[0, 0.5, 1] * 4, yes=True, progress=False)
+    with pytest.raises(InvalidOption, match=f"{MAX_GRID:,}"):
+        complete("hi", CHAT, samples=MAX_GRID + 1, yes=True, progress=False)
+    assert not server.requests

@@ -38,7 +38,11 @@ def test_unterminated_last_event_still_counts():
                                   b"foo: bar"])
 def test_a_line_that_is_not_sse_is_an_error(line):
     with pytest.raises(SSEError, match="not a server-sent-events line"):
-        SSEParser().feed(b'data: {"a":1}\n\n' + line + b"\n\n")
+        SSEParser().feed(line + b"\n\n")
+    parser = SSEParser()  # events before the bad line in the same read still count, then it raises
+    assert parser.feed(b'data: {"a":1}\n\n' + line + b"\n\n") == [b'{"a":1}']
+    with pytest.raises(SSEError, match="not a server-sent-events line"):
+        parser.close()
 
 
 def chunk(content=None, finish=None, **extra):
@@ -102,3 +106,26 @@ def test_arbitrary_bytes_give_payloads_or_an_sse_error_never_anything_else(piece
         parser.close()
     except SSEError as exc:
         assert "not a server-sent-events line" in str(exc)
+
+
+class _CountingBytes(bytes):
+    """Counts the bytes copied when a parser glues what it kept in front of this piece."""
+
+    copied = 0
+
+    def __radd__(self, other: bytes) -> bytes:
+        _CountingBytes.copied += len(other) + len(self)
+        return bytes(other) + bytes(self)
+
+
+def test_one_large_event_in_many_reads_is_parsed_in_linear_work():
+    from or_magic.wire.sse import SSEParser
+
+    payload = b'{"choices": [{"delta": {"content": "' + b"x" * 400_000 + b'"}}]}'
+    data = b"data: " + payload + b"\n\n"
+    parser, events = SSEParser(), []
+    _CountingBytes.copied = 0
+    for start in range(0, len(data), 1000):
+        events += parser.feed(_CountingBytes(data[start:start + 1000]))
+    assert events == [payload]
+    assert _CountingBytes.copied <= 3 * len(data)  # gluing the kept tail each read would be ~80 MB

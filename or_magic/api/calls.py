@@ -1,60 +1,49 @@
-"""The Python API: `complete`, `models`, `key_info`.  The magic is a thin layer over these.
+"""One call from Python: check it, plan its runs, send them, record each, collect a Result.
 
-Clients are pooled per settings, so a loop of `complete()` calls reuses one connection.
+Clients are pooled per settings (a few at most, see wire/pool.py), so a loop of `complete()`
+calls reuses one connection.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+import sys
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .analysis.choices import choice_params, parse_labels
-from .analysis.result import Result
-from .core.coerce import to_float
-from .core.errors import APIError, InvalidOption, ORMagicError
-from .core.params import CHAT
-from .core.secrets import ensure_key
-from .core.settings import Settings
-from .run.budget import check_budget
-from .run.call import CallOptions
-from .run.conversation import DEFAULT_NAME, SESSION, Conversation, Slot
-from .run.grid import (
+from ..analysis.choices import choice_params, parse_labels
+from ..analysis.result import Result
+from ..core.errors import ConfigError, InvalidOption, ORMagicError
+from ..core.params import CHAT
+from ..core.secrets import ensure_key
+from ..core.settings import Settings
+from ..run.budget import check_budget
+from ..run.call import CallOptions
+from ..run.conversation import Conversation, Slot
+from ..run.grid import (
     check_grid_size,
     grid_size,
     plan_over_vars,
     python_values,
     resolve_vars,
 )
-from .run.request import Plan
-from .run.runner import RunHook, plan_runs, run_sequentially
-from .run.schema import (
-    SchemaSpec,
-    capability_notes,
-    resolve_schema,
-)
-from .run.turns import close_slot, open_slot, shorten_after_refusal
-from .wire.stream import StreamCancelled, TextHook
+from ..run.request import Plan, Run
+from ..run.runner import RunHook, plan_runs, run_sequentially
+from ..run.schema import capability_notes
+from ..run.turns import close_slot, open_slot, shorten_after_refusal
+from ..wire.pool import ClientPool
+from ..wire.stream import StreamCancelled, TextHook
+from .checks import check_extra, check_sendable, checked_schema
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from ..run.fork import Executor
+    from ..wire.client import Client
 
-    from .run.fork import Executor
-    from .wire.client import Client
-
-_clients: dict[tuple[Any, ...], "Client"] = {}
+client_pool = ClientPool()  # bounded: evicted clients are closed
 
 
 def client_for(settings: Settings) -> "Client":
     """A pooled client for these settings (and the key currently in the environment)."""
-    from .wire.client import Client
-
     ensure_key(settings.api_key_env, needed=settings.needs_key())
-    # The key is part of the identity (a changed key needs a new client) but is hashed so the
-    # pool's keys never hold it in clear.
-    identity = (settings, hash(settings.api_key()))
-    client = _clients.get(identity)
-    if client is None:
-        client = _clients[identity] = Client(settings)
-    return client
+    return client_pool.get(settings)
 
 
 def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: str | None = None,
@@ -91,9 +80,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
         schema=schema if schema_multi is None else schema_multi, schema_multi=schema_multi is not None,
-        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell)
-    if samples < 1:
-        raise InvalidOption(f"samples={samples}: must be an integer ≥ 1")
+        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell).check()
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
                     progress=progress)
 
@@ -115,6 +102,10 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
             slot: Slot | None = None) -> tuple[Plan, list[str]]:
     """Check everything and plan the runs, sending nothing.  Returns the plan and notes.
     In a conversation (`slot`), every run is sent the slot's system message and earlier turns."""
+    problem = settings.base_url_problem()
+    if problem:
+        raise ConfigError(problem)
+    settings.api_key()  # a key that cannot be sent is a ConfigError now, not a failed run
     models = options.models or ([settings.model] if settings.model else [])
     if not models:
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
@@ -126,7 +117,7 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     # its runs go concurrently as whole JSON answers (which can also be retried whole).
     stream = size == 1 and (settings.stream if options.stream is None else options.stream)
     params = choice_params(options.params) if options.choices else options.params
-    schema = _schema(options, params, variables)
+    schema = checked_schema(options, params, variables)
     extra = {**options.extra, "response_format": schema.response_format()} if schema else options.extra
 
     def plan_for(text: str) -> Plan:
@@ -134,7 +125,10 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
                          endpoint=options.endpoint, stream=stream, samples=options.samples, extra=extra,
                          completions_models=settings.completions_models, context=slot.messages() if slot else ())
 
+    check_extra(options.extra)
+    check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
+    check_sendable(None, options, {"the prompt": sorted({run.spec.prompt for run in plan.runs})})
     plan.schema = schema
     if slot is not None:
         for run in plan.runs:
@@ -145,19 +139,6 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
-
-
-def _schema(options: CallOptions, params: Mapping[str, Any], variables: Mapping[str, Any]) -> SchemaSpec | None:
-    """The resolved --schema, after refusing what cannot go with it."""
-    if options.schema is None:
-        return None
-    flag = "--schema-multi" if options.schema_multi else "--schema"
-    if options.choices:
-        raise InvalidOption(f"--choices and {flag} together: --choices reads one token's probabilities, "
-                            f"{flag} asks for a JSON answer; give one")
-    if "response_format" in params or "response_format" in options.extra:
-        raise InvalidOption(f"--response-format and {flag} together: {flag} sets response_format; give one")
-    return resolve_schema(options.schema, variables, multi=options.schema_multi)
 
 
 def run_call(prompt: str, options: CallOptions, settings: Settings, variables: Mapping[str, Any],
@@ -174,27 +155,30 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     plan, more = prepare(prompt, options, settings, variables, slot)
     notes += more
     executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
-    from .store.cache import serve_from_cache
-    from .store.runlog import recording
+    from ..store.cache import serve_from_cache
+    from ..store.runlog import recorder, recording
 
-    hook = recording(settings, on_done)
+    record = recorder(settings)
+    hook = recording(settings, on_done, record)
     to_send = plan.runs
     if settings.cache if options.cache is None else options.cache:
-        to_send = serve_from_cache(plan.runs, settings, hook)
+        to_send, cache_notes = serve_from_cache(plan.runs, settings, hook)
+        notes += cache_notes
     if options.max_cost is not None and to_send:
-        notes += check_budget(to_send, options.max_cost, client_for(settings))
+        notes += check_budget(to_send, options.max_cost, client_for(settings), options.yes)
     if plan.schema is not None and to_send:
         _announce(capability_notes([r.spec.model for r in to_send], client_for(settings)))
     if len(plan.runs) > 1:
-        from .run.parallel import run_concurrently
+        from ..run.parallel import run_concurrently
 
         if to_send:  # every run answered from the cache needs neither a key nor a connection
             ensure_key(settings.api_key_env, needed=settings.needs_key())
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
-                                      max_cost=options.max_cost, on_done=hook, progress=progress)
+                                      max_cost=options.max_cost, on_done=on_done, progress=progress,
+                                      record=record)
         close_slot(slot, plan.runs, notes)
-        return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema,
-                      executor=executor, slot=slot)
+        return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
+                      schema=plan.schema, executor=executor, slot=slot)
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
@@ -207,18 +191,29 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
     close_slot(slot, runs, notes)
-    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema, executor=executor,
-                    slot=slot)
+    result = Result(runs, plan.axes, notes + cut_notes(runs), choices=options.choices, schema=plan.schema,
+                    executor=executor, slot=slot)
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
 
 
+def cut_notes(runs: Sequence[Run]) -> list[str]:
+    """A note when answers stopped at a token limit the user did not set (finish_reason "length"
+    with no max_tokens sent): the model's or provider's own limit cut them.  A cut at the user's
+    own --max-tokens is what was asked for, and the finish_reason column shows it."""
+    cut = sum(1 for r in runs if r.completion is not None and r.completion.finish_reason == "length"
+              and not any(name in r.spec.body() for name in ("max_tokens", "max_completion_tokens")))
+    if not cut:
+        return []
+    which = "the answer was" if len(runs) == 1 else f"{cut} of {len(runs)} answers were"
+    return [f"{which} cut at the model's token limit (finish_reason 'length'); set --max-tokens higher "
+            "for the whole answer"]
+
+
 def _announce(notes: list[str]) -> None:
     """Print preflight notes at once, before the request goes out (so a failure cannot hide them)."""
-    import sys
-
     for note in notes:
         print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
 
@@ -230,131 +225,38 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
     sent one at a time or concurrently with a progress bar."""
 
     def execute_plan(plan: Plan) -> list[str]:
-        from .store.cache import serve_from_cache
-        from .store.runlog import recording
+        from ..store.cache import serve_from_cache
+        from ..store.runlog import recorder
 
-        hook = recording(settings, None)
-        to_send = serve_from_cache(plan.runs, settings, hook) if (settings.cache if cache is None else cache) \
-            else plan.runs
+        record = recorder(settings)
+        notes: list[str] = []
+        to_send = plan.runs
+        if settings.cache if cache is None else cache:
+            to_send, notes = serve_from_cache(plan.runs, settings, record)
         if len(to_send) == 1:
-            run_sequentially(client_for(settings), Plan(runs=to_send), hook)
-            return []
-        from .run.parallel import run_concurrently
+            run_sequentially(client_for(settings), Plan(runs=to_send), record)
+            return notes
+        from ..run.parallel import run_concurrently
 
         if not to_send:
-            return []
+            return notes
         ensure_key(settings.api_key_env, needed=settings.needs_key())
-        return run_concurrently(settings, to_send, concurrency=concurrency, on_done=hook, progress=progress)
+        return notes + run_concurrently(settings, to_send, concurrency=concurrency, progress=progress,
+                                        record=record)
 
     return execute_plan
 
 
-def models(search: str | None = None, settings: Settings | None = None) -> "pd.DataFrame":
-    """The server's models as a DataFrame (prices in USD per million tokens), filtered by `search`."""
-    import pandas as pd
-
-    data = client_for(settings or Settings()).get("/models").get("data") or []
-    rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
-    columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _matches(model: dict[str, Any], search: str | None) -> bool:
-    if not search:
-        return True
-    haystack = f"{model.get('id', '')} {model.get('name', '')}".lower()
-    return all(word in haystack for word in search.lower().split())
-
-
-def _model_row(model: dict[str, Any]) -> dict[str, Any]:
-    pricing = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
-    return {
-        "id": model.get("id"),
-        "name": model.get("name"),
-        "context_length": model.get("context_length"),
-        "prompt_per_m": _per_million(pricing.get("prompt")),
-        "completion_per_m": _per_million(pricing.get("completion")),
-        "supported_parameters": list(model.get("supported_parameters") or []),
-    }
-
-
-def _per_million(price: Any) -> float | None:
-    per_token = to_float(price)
-    return None if per_token is None else round(per_token * 1_000_000, 6)
-
-
-KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",
-                               "usage_weekly", "usage_monthly", "is_free_tier", "expires_at")
-
-
-def key_info(settings: Settings | None = None) -> "pd.Series":
-    """The key's limit, usage and remaining credit (USD); never the key itself."""
-    import pandas as pd
-
-    settings = settings or Settings()
-    try:
-        data = client_for(settings).get("/key").get("data") or {}
-    except APIError as exc:
-        if exc.status != 404:
-            raise
-        raise APIError(404, f"{settings.resolved_base_url()} has no /key endpoint: key limits and usage "
-                            "exist only on OpenRouter", hint="") from None
-    return pd.Series({name: data.get(name) for name in _present(KEY_FIELDS, data)}, name="key", dtype=object)
-
-
-def _present(names: Iterable[str], data: Mapping[str, Any]) -> list[str]:
-    return [n for n in names if n in data]
-
-
 # --- conversations (run/conversation.py; the magic's --chat cells share them) ------------------
-def _load(run_id: int, name: str, settings: Settings) -> Conversation:
-    from .store.chatlog import load_conversation
+def load_conversation(run_id: int, name: str, settings: Settings) -> Conversation:
+    """The conversation that led to recorded run `run_id`, read back from the history."""
+    from ..store.chatlog import load_conversation as load
 
-    return load_conversation(run_id, name, settings)
+    return load(run_id, name, settings)
 
 
 def _slot(prompt: str, options: CallOptions, settings: Settings) -> tuple[Slot | None, list[str]]:
-    return open_slot(prompt, options, settings.model, load=lambda run_id, name: _load(run_id, name, settings),
+    return open_slot(prompt, options, settings.model,
+                     load=lambda run_id, name: load_conversation(run_id, name, settings),
                      catalogue=lambda: client_for(settings).get("/models").get("data") or [],
                      cache_key=settings.resolved_base_url())
-
-
-class Chat:
-    """A conversation from Python (`or_magic.chat(...)`): `send` a turn, read the `transcript`, `fork`."""
-
-    def __init__(self, conversation: Conversation, model: str | Sequence[str] | None = None,
-                 settings: Settings | None = None, **params: Any) -> None:
-        self.conversation, self.model, self.settings, self.params = conversation, model, settings, params
-
-    name = property(lambda self: self.conversation.name)
-    transcript = property(lambda self: self.conversation.transcript(), doc="one row per message (a DataFrame)")
-
-    def __repr__(self) -> str:
-        return repr(self.conversation)
-
-    def send(self, prompt: str, model: str | Sequence[str] | None = None, **params: Any) -> Result:
-        """The next turn (or a sweep of candidates for it: `Result.keep(i)` appends one).  Takes
-        `complete()`'s options; `system=` changes the system message from this turn on."""
-        return complete(prompt, model or self.model, chat=self.name, settings=self.settings,
-                        **{**self.params, **params})
-
-    def fork(self, turn: int | None = None, name: str | None = None) -> "Chat":
-        """A new conversation sharing turns 1..`turn` (all when None); this one is unchanged."""
-        fresh = SESSION.put(self.conversation.fork(turn, name), rename=name is None)
-        return Chat(fresh, self.model, self.settings, **self.params)
-
-    def reset(self) -> None:
-        """Empty the conversation (the history keeps every turn)."""
-        self.conversation.reset()
-
-
-def chat(name: str = DEFAULT_NAME, model: str | Sequence[str] | None = None, *, system: str | None = None,
-         continue_from: int | None = None, settings: Settings | None = None, **params: Any) -> Chat:
-    """The session's conversation `name` (made on first use), its later turns sent to `model`
-    with `params`; `continue_from=RUN_ID` starts it from a recorded answer (any session)."""
-    if continue_from is not None:
-        SESSION.put(_load(continue_from, name, settings or Settings()))
-    conversation = SESSION.get(name)
-    if system is not None:
-        conversation.system = system or None
-    return Chat(conversation, model, settings, **params)

@@ -1,0 +1,25 @@
+"""api: the Python facade — `complete`, `sweep`, `chat`, `models`, `key_info`.  The magics and the
+widgets are thin layers over it.  It may import every layer but notebook.
+
+    calls.py    one call: check, plan, send (sequentially or concurrently), record, collect
+    checks.py   what is refused before anything is sent
+    chats.py    conversations from Python (`chat()`, `Chat`)
+    catalog.py  the server's models and the key's limits
+"""
+
+from __future__ import annotations
+
+from .calls import (
+           client_for,
+           client_pool,
+           complete,
+           executor_for,
+           prepare,
+           run_call,
+           sweep,
+)
+from .catalog import KEY_FIELDS, key_info, models
+from .chats import Chat, chat
+
+__all__ = ["complete", "sweep", "chat", "Chat", "models", "key_info", "client_for", "client_pool", "prepare",
+           "run_call", "executor_for", "KEY_FIELDS"]

@@ -122,3 +122,13 @@ def _choices(data: dict[str, Any]) -> list[Any]:
 
 def _partial_text(data: dict[str, Any]) -> str:
     return choice_text(*first_choice(data))
+
+
+def ok_trouble(status: int | None, error: dict[str, Any], key: str | None) -> str | None:
+    """How to name a retried HTTP 200 in the retry notice (None: the answer was not a 200).  The
+    key is removed before the message is shortened: a cut key would no longer match."""
+    if status is None or status >= 400:
+        return None
+    if not error:
+        return "truncated answer"
+    return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"

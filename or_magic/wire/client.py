@@ -22,7 +22,7 @@ from ..core.errors import AuthError, ConfigError, TimeoutError, TransportError
 from ..core.params import COMPLETIONS
 from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
-from .answers import check_answer, error_fields, redirect_error, unusable_ok
+from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
@@ -115,7 +115,8 @@ class ClientBase:
             return None
         delay = retry_delay(attempt, response.headers if response is not None else {}, error)
         if delay is not None:
-            self.notify_retry(status, delay, attempt + 1, budget, _ok_trouble(response, error, self._key))
+            answered = response.status_code if response is not None else None
+            self.notify_retry(status, delay, attempt + 1, budget, ok_trouble(answered, error, self._key))
         return delay
 
     @staticmethod
@@ -283,16 +284,6 @@ class _Unthrottled:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-def _ok_trouble(response: httpx.Response | None, error: dict[str, Any], key: str | None) -> str | None:
-    """How to name a retried HTTP 200 in the notice (None: it was not a 200).  The key is removed
-    before the message is shortened: a cut key would no longer match."""
-    if response is None or response.status_code >= 400:
-        return None
-    if not error:
-        return "truncated answer"
-    return f"error inside HTTP 200 ({scrub(str(error.get('message') or error.get('code')), key)[:60]})"
 
 
 def _timeout_text(settings: Settings, exc: Exception) -> str:

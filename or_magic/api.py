@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .analysis.choices import choice_params, parse_labels
 from .analysis.result import Result
-from .core.coerce import to_float
 from .core.errors import APIError, InvalidOption, ORMagicError
 from .core.secrets import ensure_key
 from .core.settings import Settings
 from .run.budget import check_budget
-from .run.call import CallOptions
+from .run.call import CallOptions, routing_options
 from .run.grid import (
     check_grid_size,
     grid_size,
@@ -22,14 +21,10 @@ from .run.grid import (
     python_values,
     resolve_vars,
 )
-from .run.request import Plan
+from .run.request import Plan, Run
 from .run.runner import RunHook, plan_runs, run_sequentially
-from .run.schema import (
-    STRUCTURED_OUTPUTS_HINT,
-    SchemaSpec,
-    capability_notes,
-    resolve_schema,
-)
+from .run.preflight import enforce, preflight_notes
+from .run.schema import SchemaSpec, resolve_schema
 from .wire.stream import StreamCancelled, TextHook
 
 if TYPE_CHECKING:
@@ -75,10 +70,15 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     `schema=` (a concise field list, JSON schema text or dict, @file.json, or a pydantic model class)
     asks for JSON that fits it and parses the answer (`Result.data`, typed `.df` columns);
     `schema_multi=` the same for a list of such objects (`Result.items`).
+    Routing (README "OpenRouter routing"): `provider="a,b"`, `fallbacks`, `provider_sort`, `ignore_providers`,
+    `quantizations`, `max_price=(prompt, completion)` per million, `data_collection`, `require_parameters`,
+    `fallback_models`, `sweep_providers`; `reasoning_effort`, `reasoning_max_tokens`, `reasoning_exclude`;
+    `strict=True` makes a capability note an error.
     """
     if schema is not None and schema_multi is not None:
         raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
-    options = CallOptions(
+    routing, reasoning, strict = routing_options(params)
+    options = CallOptions(routing=routing, reasoning=reasoning, strict=strict,
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: python_values(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
@@ -112,7 +112,9 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
                             "or set %config OpenRouterMagics.model = '...'")
     var_items = resolve_vars(options.vars, variables, prompt)
-    size = grid_size(len(models), options.params, options.samples, var_items)
+    routing = options.routing
+    providers = len(routing.providers) if routing.sweep_providers else 1
+    size = grid_size(len(models) * providers, options.params, options.samples, var_items)
     check_grid_size(size, settings.max_runs, options.yes)
     # `stream` is about watching one answer arrive; a sweep shows a progress bar and a table, and
     # its runs go concurrently as whole JSON answers (which can also be retried whole).
@@ -120,17 +122,32 @@ def prepare(prompt: str, options: CallOptions, settings: Settings,
     params = choice_params(options.params) if options.choices else options.params
     schema = _schema(options, params, variables)
     extra = {**options.extra, "response_format": schema.response_format()} if schema else options.extra
+    extra = {**extra, **routed_fields(options)}
+    provider_extras = {name: {**extra, **routing.body_fields(pinned=name)} for name in routing.providers} \
+        if routing.sweep_providers else None
 
     def plan_for(text: str) -> Plan:
         return plan_runs(text, models, params, system=options.system, endpoint=options.endpoint,
                          stream=stream, samples=options.samples, extra=extra,
-                         completions_models=settings.completions_models)
+                         completions_models=settings.completions_models, provider_extras=provider_extras)
 
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
     plan.schema = schema
     notes = [f"{{{name}}} is not defined, so it was sent as written (use {{{{{name}}}}} to keep it on purpose)"
              for name in missing]
     return plan, notes
+
+
+def routed_fields(options: CallOptions) -> dict[str, Any]:
+    """The body fields of the routing and reasoning options; refuses the same field given twice."""
+    fields = dict(options.routing.body_fields())
+    if options.reasoning:
+        fields["reasoning"] = options.reasoning
+    for name in fields:
+        if name in options.extra:
+            raise InvalidOption(f"--param {name}=... and a routing or reasoning option together both set "
+                                f"`{name}`: give one")
+    return fields
 
 
 def _schema(options: CallOptions, params: Mapping[str, Any], variables: Mapping[str, Any]) -> SchemaSpec | None:
@@ -167,8 +184,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         to_send = serve_from_cache(plan.runs, settings, hook)
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings))
-    if plan.schema is not None and to_send:
-        _announce(capability_notes([r.spec.model for r in to_send], client_for(settings)))
+    if to_send:
+        _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
     if len(plan.runs) > 1:
         from .run.parallel import run_concurrently
 
@@ -189,6 +206,13 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
     return result
+
+
+def check_capabilities(runs: Sequence["Run"], client: "Client") -> list[str]:
+    """The preflight's notes for these runs (run/preflight.py), from the catalogue kept per server."""
+    from .wire.catalogue import provider_parameters, supported_parameters
+
+    return preflight_notes(runs, supported_parameters(client), lambda model: provider_parameters(client, model))
 
 
 def _announce(notes: list[str]) -> None:
@@ -230,33 +254,9 @@ def models(search: str | None = None, settings: Settings | None = None) -> "pd.D
     import pandas as pd
 
     data = client_for(settings or Settings()).get("/models").get("data") or []
-    rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
-    columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
-    return pd.DataFrame(rows, columns=columns)
+    from .wire.catalogue import MODEL_COLUMNS, model_rows
 
-
-def _matches(model: dict[str, Any], search: str | None) -> bool:
-    if not search:
-        return True
-    haystack = f"{model.get('id', '')} {model.get('name', '')}".lower()
-    return all(word in haystack for word in search.lower().split())
-
-
-def _model_row(model: dict[str, Any]) -> dict[str, Any]:
-    pricing = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
-    return {
-        "id": model.get("id"),
-        "name": model.get("name"),
-        "context_length": model.get("context_length"),
-        "prompt_per_m": _per_million(pricing.get("prompt")),
-        "completion_per_m": _per_million(pricing.get("completion")),
-        "supported_parameters": list(model.get("supported_parameters") or []),
-    }
-
-
-def _per_million(price: Any) -> float | None:
-    per_token = to_float(price)
-    return None if per_token is None else round(per_token * 1_000_000, 6)
+    return pd.DataFrame(model_rows(data, search), columns=MODEL_COLUMNS)
 
 
 KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",

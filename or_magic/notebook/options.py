@@ -16,7 +16,8 @@ from typing import Any
 from ..analysis.choices import parse_labels
 from ..core.errors import InvalidOption
 from ..core.params import ENDPOINTS, PARAMS, Param, check_params
-from ..run.call import CallOptions
+from ..core.routing import PROVIDER_SORTS, QUANTIZATIONS, REASONING_EFFORTS
+from ..run.call import CALL_KEYWORDS, CallOptions, routing_options
 from ..run.grid import param_values, parse_vars
 from ..run.schema import STRUCTURED_OUTPUTS_HINT
 from .lineparse import LineParser, split_line
@@ -91,9 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
     structured.add_argument("--schema-multi", metavar="SPEC",
                             help="like --schema, for a list of such objects ({\"items\": [...]} on the wire); "
                                  "one row per item in r.items")
+    _add_routing(parser)
     structured.add_argument("--structured-outputs", nargs="?", action=_Explain, metavar="TRUE",
                             help="not an option: " + STRUCTURED_OUTPUTS_HINT.split(": ", 1)[1].replace("%", "%%"))
     return parser
+
+
+def _add_routing(parser: argparse.ArgumentParser) -> None:
+    routing = parser.add_argument_group("OpenRouter routing and reasoning (the body's provider, models and "
+                                        "reasoning fields; README \"OpenRouter routing\")")
+    routing.add_argument("--provider", metavar="NAME[,NAME...]",
+                         help="only these providers, tried in this order (provider.order, allow_fallbacks false)")
+    routing.add_argument("--fallbacks", action="store_true",
+                         help="with --provider: let OpenRouter go on to other providers (allow_fallbacks true)")
+    routing.add_argument("--sweep-providers", action="store_true",
+                         help="with --provider a,b: one run per provider, each pinned (provider becomes a grid axis)")
+    routing.add_argument("--provider-sort", metavar="|".join(PROVIDER_SORTS), help="prefer the cheapest, fastest or "
+                         "quickest-to-answer provider (provider.sort)")
+    routing.add_argument("--ignore-providers", metavar="NAME[,NAME...]", help="never these providers (provider.ignore)")
+    routing.add_argument("--quantizations", metavar="Q[,Q...]",
+                         help=f"only providers serving these quantizations: {', '.join(QUANTIZATIONS)}")
+    routing.add_argument("--max-price", metavar="PROMPT[,COMPLETION]",
+                         help="skip providers dearer than this, USD per million prompt/completion tokens")
+    routing.add_argument("--data-collection", metavar="deny|allow",
+                         help="deny: only providers that do not store or train on prompts")
+    routing.add_argument("--require-parameters", action="store_true",
+                         help="only providers that list every parameter the call uses (provider.require_parameters)")
+    routing.add_argument("--fallback-models", metavar="MODEL[,MODEL...]",
+                         help="models to try when the model fails (the models list); the model column "
+                              "shows the one that answered")
+    routing.add_argument("--strict", action="store_true",
+                         help="a capability note (a parameter the model's providers do not list) is an error")
+    routing.add_argument("--reasoning-effort", metavar="|".join(REASONING_EFFORTS[1:4]),
+                         help="how hard a reasoning model thinks (reasoning.effort; also xhigh, minimal, none)")
+    routing.add_argument("--reasoning-max-tokens", metavar="N", help="a budget of reasoning tokens (reasoning.max_tokens)")
+    routing.add_argument("--reasoning-exclude", action="store_true",
+                         help="think, but leave the reasoning out of the answer (reasoning.exclude)")
 
 
 class _Explain(argparse.Action):
@@ -121,7 +155,9 @@ def parse_line(line: str) -> CallOptions:
     if ns.schema is not None and ns.schema_multi is not None:
         raise InvalidOption("--schema and --schema-multi together: give one (--schema-multi asks for a list of objects)")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
-    return CallOptions(models=models, widgets=ns.widgets,
+    routing, reasoning, strict = routing_options({k: v for k, v in vars(ns).items()
+                                                  if k in CALL_KEYWORDS and v not in (None, False)})
+    return CallOptions(models=models, widgets=ns.widgets, routing=routing, reasoning=reasoning, strict=strict,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],

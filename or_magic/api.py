@@ -30,6 +30,7 @@ from .wire.stream import StreamCancelled, TextHook
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .analysis.generation import GenerationLookup
     from .run.fork import Executor
     from .wire.client import Client
 
@@ -194,14 +195,15 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
             notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
                                       max_cost=options.max_cost, on_done=hook, progress=progress)
         return Result(plan.runs, plan.axes, notes, choices=options.choices, schema=plan.schema,
-                      executor=executor)
+                      executor=executor, generations=generations_for(settings))
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
     except StreamCancelled:
         notes.append(f"interrupted: kept the {len(plan.runs[0].text)} characters received (finish_reason 'cancelled')")
     runs = plan.runs
-    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema, executor=executor)
+    result = Result(runs, plan.axes, notes, choices=options.choices, schema=plan.schema, executor=executor,
+                    generations=generations_for(settings))
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
@@ -221,6 +223,11 @@ def _announce(notes: list[str]) -> None:
 
     for note in notes:
         print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
+
+
+def generations_for(settings: Settings) -> "GenerationLookup":
+    """GET /generation?id= for r.stats(), through the pooled client (made only when asked)."""
+    return lambda gen_id: client_for(settings).get("/generation", params={"id": gen_id}).get("data") or {}
 
 
 def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,

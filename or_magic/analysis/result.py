@@ -15,6 +15,7 @@ from ..core.money import format_cost
 from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
+from .openrouter_views import OpenRouterViews
 from .research import ResearchViews
 
 if TYPE_CHECKING:
@@ -22,16 +23,18 @@ if TYPE_CHECKING:
 
     from ..run.fork import Executor
     from ..run.schema import SchemaSpec
+    from .generation import GenerationLookup
 
 
-class Result(LogprobViews, ResearchViews):
+class Result(LogprobViews, ResearchViews, OpenRouterViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
                  choices: Sequence[str] = (), schema: "SchemaSpec | None" = None,
-                 executor: "Executor | None" = None) -> None:
+                 executor: "Executor | None" = None, generations: "GenerationLookup | None" = None) -> None:
         self.runs = list(runs)
         self.executor = executor  # sends the requests of r.fork()/r.branches() (injected by the api)
+        self.generations = generations  # GET /generation for r.stats() (injected by the api)
         self.axes = list(axes)  # swept parameter names: key columns of every table
         self.choice_labels = list(choices)  # --choices labels (see choices.py)
         self.schema = schema  # --schema / --schema-multi (run/schema.py); answers parsed by structured.py

@@ -77,7 +77,9 @@ def determinism_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.
         key = (*(run.key().get(c) for c in group_by), run.field("provider") or run.key().get("provider"))
         groups.setdefault(key, []).append(run)
     rows = [{**dict(zip([*group_by, "provider"], key)), **_consistency(members)} for key, members in groups.items()]
-    return pd.DataFrame(rows, columns=[*group_by, "provider", *DETERMINISM_COLUMNS])
+    table = pd.DataFrame(rows, columns=[*group_by, "provider", *DETERMINISM_COLUMNS])
+    table["first_divergence"] = table["first_divergence"].astype("Int64")  # <NA>: the runs are identical
+    return table
 
 
 def _consistency(runs: Sequence["Run"]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
 from .openrouter_views import OpenRouterViews
+from .reasoning_view import reasoning_html
 from .research import ResearchViews
 
 if TYPE_CHECKING:
@@ -183,7 +184,9 @@ class Result(LogprobViews, ResearchViews, OpenRouterViews):
 
     def _repr_html_(self) -> str:
         if len(self.runs) == 1:
-            body = f'<div style="white-space: pre-wrap">{html.escape(self._body_text())}</div>'
+            done = self.runs[0].completion
+            thought = reasoning_html(done.reasoning, tokens=done.reasoning_tokens) if done is not None else ""
+            body = f'{thought}<div style="white-space: pre-wrap">{html.escape(self._body_text())}</div>'
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:

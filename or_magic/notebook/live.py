@@ -18,10 +18,12 @@ If the run fails, the partial text stays on screen above the error.
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 from typing import Any, Callable
 
+from ..analysis.reasoning_view import DIM, RESET, reasoning_html, reasoning_plain
 from ..core.shell import in_kernel
 
 MAX_UPDATES_PER_SECOND = 15
@@ -36,6 +38,8 @@ class LiveText:
         self.interval = interval
         self.clock = clock
         self.text = ""  # what has been shown so far
+        self.thought = ""  # the reasoning shown so far (set apart from the text)
+        self._pending_thought: list[str] = []
         self.updates = 0  # how many times the display was updated
         self._pending: list[str] = []
         self._last = float("-inf")
@@ -52,22 +56,37 @@ class LiveText:
 
     def __call__(self, piece: str) -> None:
         self._pending.append(piece)
+        self._maybe_flush()
+
+    def reasoning(self, piece: str) -> None:
+        """A piece of the model's reasoning (streamed before or between the answer's pieces)."""
+        self._pending_thought.append(piece)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
         now = self.clock()
         if now - self._last >= self.interval:
             self._last = now
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._pending_thought:
             return
-        new = "".join(self._pending)
+        new, new_thought = "".join(self._pending), "".join(self._pending_thought)
         self._pending.clear()
+        self._pending_thought.clear()
         self.text += new
+        self.thought += new_thought
         self.updates += 1
-        self.backend.show(self.text, new)
+        if new_thought:
+            self.backend.think(self.thought, new_thought)
+        if new:
+            self.backend.show(self.text, new)
 
     def finish(self, result: Any) -> None:
         """The stream is over: turn the live output into the result's own rendering."""
+        if self._pending_thought:  # reasoning is not in the final rendering: show all of it first
+            self._flush()
         if self.started:
             self.backend.finish(result, self.text)
 
@@ -90,13 +109,26 @@ class KernelBackend:
             display, update, clear = display or ipy_display, update or update_display, clear or clear_output
         self._display, self._update, self._clear = display, update, clear
         self._id: str | None = None
+        self._text = self._thought = ""
+
+    def think(self, thought: str, new: str) -> None:
+        self._thought = thought
+        self._render()
 
     def show(self, text: str, new: str) -> None:
+        self._text = text
+        self._render()
+
+    def _render(self) -> None:
         if self._id is None:
             # Created empty and filled by updates: tools that record only display_data and
             # execute_result messages (nbval) then see nothing but the final result.
             self._id = self._display({}, raw=True, display_id=True).display_id
-        self._update({"text/plain": text}, raw=True, display_id=self._id)
+        data = {"text/plain": reasoning_plain(self._thought) + self._text}
+        if self._thought:  # open and dimmed while it streams; the final rendering collapses it
+            data["text/html"] = (reasoning_html(self._thought, open_=True)
+                                 + f'<div style="white-space: pre-wrap">{html.escape(self._text)}</div>')
+        self._update(data, raw=True, display_id=self._id)
 
     def finish(self, result: Any, shown: str) -> None:
         # Cleared when the next output (the result's execute_result) arrives: no flicker, and
@@ -121,10 +153,20 @@ class TerminalBackend:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    thinking = False  # the last thing written was dimmed reasoning
+
+    def think(self, thought: str, new: str) -> None:
+        self.write(("" if self.thinking else DIM + "[reasoning] ") + new)
+        self.thinking = True
+
     def show(self, text: str, new: str) -> None:
+        if self.thinking:  # the answer starts on its own line, in normal type
+            self.write(RESET + "\n\n")
+            self.thinking = False
         self.write(new)
 
     def finish(self, result: Any, shown: str) -> None:
+        self.show(shown, "")  # ends dimmed reasoning that no answer text followed
         rendering = _plain_rendering(self.shell, result)
         # Normally the rendering starts with the text already on screen: write only the rest.
         self.write(rendering[len(shown):] if rendering.startswith(shown) else "\n" + rendering)
@@ -133,7 +175,7 @@ class TerminalBackend:
             skip_display_once(result)
 
     def abandon(self) -> None:
-        self.write("\n")
+        self.write(RESET + "\n" if self.thinking else "\n")
 
 
 def _plain_rendering(shell: Any, result: Any) -> str:

@@ -16,6 +16,27 @@ QUANTIZATIONS = ("int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "u
 DATA_COLLECTION = ("allow", "deny")
 REASONING_EFFORTS = ("xhigh", "high", "medium", "low", "minimal", "none")
 
+# The options of the magic line (flag, metavar or None for a switch, help); the argparse dest is the
+# flag's name with _ for -, which is also complete()'s keyword (run/call.py CALL_KEYWORDS).
+ROUTING_OPTIONS: tuple[tuple[str, str | None, str], ...] = (
+    ("--provider", "NAME[,NAME...]", "only these providers, tried in this order (provider.order, allow_fallbacks false)"),
+    ("--fallbacks", None, "with --provider: let OpenRouter go on to other providers (allow_fallbacks true)"),
+    ("--sweep-providers", None, "with --provider a,b: one run per provider, each pinned (provider becomes a grid axis)"),
+    ("--provider-sort", "|".join(PROVIDER_SORTS), "prefer the cheapest, fastest or quickest-to-answer provider"),
+    ("--ignore-providers", "NAME[,NAME...]", "never these providers (provider.ignore)"),
+    ("--quantizations", "Q[,Q...]", f"only providers serving these quantizations: {', '.join(QUANTIZATIONS)}"),
+    ("--max-price", "PROMPT[,COMPLETION]", "skip providers dearer than this, USD per million prompt/completion tokens"),
+    ("--data-collection", "|".join(DATA_COLLECTION), "deny: only providers that do not store or train on prompts"),
+    ("--require-parameters", None, "only providers that list every parameter the call uses (provider.require_parameters)"),
+    ("--fallback-models", "MODEL[,MODEL...]", "models to try when the model fails (the models list); the model "
+                                              "column shows the one that answered"),
+    ("--strict", None, "a capability note (a parameter the model's providers do not list) is an error"),
+    ("--reasoning-effort", "|".join(REASONING_EFFORTS[1:4]), "how hard a reasoning model thinks (reasoning.effort; "
+                                                             "also xhigh, minimal, none)"),
+    ("--reasoning-max-tokens", "N", "a budget of reasoning tokens (reasoning.max_tokens)"),
+    ("--reasoning-exclude", None, "think, but leave the reasoning out of the answer (reasoning.exclude)"),
+)
+
 
 def names(value: str | Sequence[str] | None, flag: str) -> tuple[str, ...]:
     """A comma list (or a Python sequence) of names, without blanks."""

@@ -16,7 +16,7 @@ from typing import Any
 from ..analysis.choices import parse_labels
 from ..core.errors import InvalidOption
 from ..core.params import ENDPOINTS, PARAMS, Param, check_params
-from ..core.routing import PROVIDER_SORTS, QUANTIZATIONS, REASONING_EFFORTS
+from ..core.routing import ROUTING_OPTIONS
 from ..run.call import CALL_KEYWORDS, CallOptions, routing_options
 from ..run.grid import param_values, parse_vars
 from ..run.schema import STRUCTURED_OUTPUTS_HINT
@@ -99,35 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_routing(parser: argparse.ArgumentParser) -> None:
-    routing = parser.add_argument_group("OpenRouter routing and reasoning (the body's provider, models and "
-                                        "reasoning fields; README \"OpenRouter routing\")")
-    routing.add_argument("--provider", metavar="NAME[,NAME...]",
-                         help="only these providers, tried in this order (provider.order, allow_fallbacks false)")
-    routing.add_argument("--fallbacks", action="store_true",
-                         help="with --provider: let OpenRouter go on to other providers (allow_fallbacks true)")
-    routing.add_argument("--sweep-providers", action="store_true",
-                         help="with --provider a,b: one run per provider, each pinned (provider becomes a grid axis)")
-    routing.add_argument("--provider-sort", metavar="|".join(PROVIDER_SORTS), help="prefer the cheapest, fastest or "
-                         "quickest-to-answer provider (provider.sort)")
-    routing.add_argument("--ignore-providers", metavar="NAME[,NAME...]", help="never these providers (provider.ignore)")
-    routing.add_argument("--quantizations", metavar="Q[,Q...]",
-                         help=f"only providers serving these quantizations: {', '.join(QUANTIZATIONS)}")
-    routing.add_argument("--max-price", metavar="PROMPT[,COMPLETION]",
-                         help="skip providers dearer than this, USD per million prompt/completion tokens")
-    routing.add_argument("--data-collection", metavar="deny|allow",
-                         help="deny: only providers that do not store or train on prompts")
-    routing.add_argument("--require-parameters", action="store_true",
-                         help="only providers that list every parameter the call uses (provider.require_parameters)")
-    routing.add_argument("--fallback-models", metavar="MODEL[,MODEL...]",
-                         help="models to try when the model fails (the models list); the model column "
-                              "shows the one that answered")
-    routing.add_argument("--strict", action="store_true",
-                         help="a capability note (a parameter the model's providers do not list) is an error")
-    routing.add_argument("--reasoning-effort", metavar="|".join(REASONING_EFFORTS[1:4]),
-                         help="how hard a reasoning model thinks (reasoning.effort; also xhigh, minimal, none)")
-    routing.add_argument("--reasoning-max-tokens", metavar="N", help="a budget of reasoning tokens (reasoning.max_tokens)")
-    routing.add_argument("--reasoning-exclude", action="store_true",
-                         help="think, but leave the reasoning out of the answer (reasoning.exclude)")
+    group = parser.add_argument_group("OpenRouter routing and reasoning (the body's provider, models and "
+                                      "reasoning fields; README \"OpenRouter routing\")")
+    for flag, metavar, text in ROUTING_OPTIONS:
+        if metavar is None:
+            group.add_argument(flag, action="store_true", help=text)
+        else:
+            group.add_argument(flag, metavar=metavar, help=text)
 
 
 class _Explain(argparse.Action):

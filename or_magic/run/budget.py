@@ -74,11 +74,12 @@ def estimate(runs: Iterable[Run], catalog: Mapping[str, Mapping[str, Any]]) -> E
 
 def check_budget(runs: list[Run], max_cost: float, client: Any) -> list[str]:
     """Raise InvalidOption when the runs could cost more than `max_cost`; returns notes."""
+    from ..wire.catalogue import listing
+
     try:
-        data = client.get("/models").get("data") or []
+        catalog = listing(client)  # kept per server, shared with the capability preflight
     except ORMagicError as exc:
         return [f"--max-cost: prices unavailable ({exc}); only the running cost is capped"]
-    catalog = {m["id"]: m for m in data if isinstance(m, dict) and "id" in m}
     found = estimate(runs, catalog)
     if found.unbounded:
         raise InvalidOption(f"--max-cost {max_cost:g}: no output limit known for {', '.join(found.unbounded)}, "

@@ -28,20 +28,28 @@ def _fresh(kept: tuple[float, Any] | None) -> bool:
     return kept is not None and time.monotonic() - kept[0] < CATALOGUE_SECONDS
 
 
-def supported_parameters(client: Any) -> dict[str, Any]:
-    """Model id → its `supported_parameters` (a list, or None when the entry has none); {} when the
-    server has no catalogue."""
+def listing(client: Any) -> dict[str, dict[str, Any]]:
+    """Model id → its /models object (prices, limits, supported_parameters); raises what the request
+    raised.  The budget (run/budget.py) and the preflight share it: one request per server."""
     kept = _catalogues.get(_where(client))
     if kept is not None and _fresh(kept):
         return kept[1]
-    try:
-        data = client.get("/models").get("data") or []
-    except Exception:  # a preflight must never cost the user the answer
-        data = []
-    listed = {m.get("id"): m.get("supported_parameters") for m in data if isinstance(m, dict)}
-    # Kept even when empty: a server without /models is not asked again on every cell.
+    data = client.get("/models").get("data") or []
+    listed = {m["id"]: m for m in data if isinstance(m, dict) and "id" in m}
     _catalogues[_where(client)] = (time.monotonic(), listed)
     return listed
+
+
+def supported_parameters(client: Any) -> dict[str, Any]:
+    """Model id → its `supported_parameters` (a list, or None when the entry has none); {} when the
+    server has no catalogue."""
+    try:
+        listed = listing(client)
+    except Exception:  # a preflight must never cost the user the answer
+        # Kept as empty: a server without /models is not asked again on every cell.
+        _catalogues[_where(client)] = (time.monotonic(), {})
+        return {}
+    return {model_id: m.get("supported_parameters") for model_id, m in listed.items()}
 
 
 def provider_parameters(client: Any, model: str) -> dict[str, list[str]] | None:

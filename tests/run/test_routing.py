@@ -111,3 +111,10 @@ def test_reasoning_in_streamed_and_whole_answers(server, stream):
 def test_unknown_keyword_is_still_an_error(server):
     with pytest.raises(InvalidOption, match="unknown parameter 'providers'"):
         complete("hi", LLAMA, providers="a")
+
+
+def test_help_lists_the_routing_options(shell):
+    doc = shell.ip.find_cell_magic("openrouter").__doc__
+    for flag in ("--provider NAME", "--sweep-providers", "--fallback-models", "--reasoning-effort", "--strict",
+                 "--require-parameters", "--max-price PROMPT[,COMPLETION]"):
+        assert flag in doc

@@ -64,9 +64,9 @@ _MODELS = [
                                      "tools", "tool_choice"],
            provider="Anthropic", tokenizer="Claude", max_out=8192, moderated=True),
     # Listed without top_logprobs: the preflight's example of a parameter no provider lists.
-    _model("openai/gpt-3.5-turbo-0613", "OpenAI: GPT-3.5 Turbo (older v0613)", 1686588896, 4095,
-           "0.000001", "0.000002", _COMMON + ["logprobs", "tools", "tool_choice"], provider="OpenAI",
-           tokenizer="GPT", max_out=4096, moderated=True),
+    _model("cohere/command-r-08-2024", "Cohere: Command R (08-2024)", 1724976000, 128000,
+           "0.00000015", "0.0000006", _COMMON + ["logprobs", "tools", "tool_choice"], provider="Cohere",
+           tokenizer="Cohere", max_out=4000),
     _model("deepseek/deepseek-r1", "DeepSeek: R1", 1737381095, 163840, "0.0000004", "0.000002",
            _COMMON + _REASONING, provider="DeepInfra", tokenizer="DeepSeek", max_out=163840),
     _model("test/nologprobs", "Test: provider without logprobs", 1700000000, 8192,

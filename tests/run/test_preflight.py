@@ -10,7 +10,7 @@ from or_magic.run.preflight import preflight_notes, used_parameters
 from or_magic.run.runner import plan_runs
 from or_magic.wire import catalogue
 
-OLD = "openai/gpt-3.5-turbo-0613"  # lists logprobs but not top_logprobs
+OLD = "cohere/command-r-08-2024"  # lists logprobs but not top_logprobs
 LLAMA = "meta-llama/llama-3.1-8b-instruct"  # DeepInfra, Together (no seed, no logprobs), Lambda
 NOTE = (f"{OLD}: no provider lists top_logprobs; add --require-parameters to route only to providers that do")
 

@@ -58,7 +58,8 @@ def max_price(value: Any) -> dict[str, float] | None:
         if set(value) - {"prompt", "completion", "request", "image"}:
             raise InvalidOption(f"max_price {value!r}: keys are prompt and completion (USD per million tokens)")
     else:
-        given = [p.strip() for p in (str(value).split(",") if not isinstance(value, (int, float)) else [value])]
+        given = list(value) if isinstance(value, (list, tuple)) else \
+            [value] if isinstance(value, (int, float)) else [p.strip() for p in str(value).split(",")]
         if not 1 <= len(given) <= 2:
             raise InvalidOption(f"--max-price {value}: give PROMPT[,COMPLETION] in USD per million tokens, "
                                 "e.g. --max-price 1,2")

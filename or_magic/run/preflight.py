@@ -25,6 +25,8 @@ MISSING_REQUIRED_NOTE = ("{model}: no provider lists {param}, so --require-param
                          "drop {param} or choose another model")
 PARTIAL_NOTE = "{model}: {param} is not listed by {providers}; add --require-parameters to route only to providers that do"
 PINNED_NOTE = "{model}: pinned provider {provider} does not list {param}: it will be ignored there"
+PINNED_REQUIRED_NOTE = ("{model}: pinned provider {provider} does not list {param}, so --require-parameters "
+                        "rules it out (the request fails when no pinned provider is left)")
 
 ProviderLookup = Callable[[str], "Mapping[str, list[str]] | None"]
 
@@ -76,15 +78,16 @@ def preflight_notes(runs: Iterable[Run], listed: Mapping[str, Any],
                     MISSING_REQUIRED_NOTE if _required(body) else MISSING_NOTE)
                 notes.setdefault((model, param), template.format(model=model, param=param))
             elif providers is not None and (_pinned(body) or (param in WATCHED and not _required(body))):
-                notes.update(_provider_notes(model, param, _pinned(body), providers(model) or {}))
+                notes.update(_provider_notes(model, param, _pinned(body), providers(model) or {},
+                                             PINNED_REQUIRED_NOTE if _required(body) else PINNED_NOTE))
     return list(notes.values())
 
 
-def _provider_notes(model: str, param: str, pinned: list[str],
-                    by_provider: Mapping[str, list[str]]) -> dict[tuple[str, ...], str]:
+def _provider_notes(model: str, param: str, pinned: list[str], by_provider: Mapping[str, list[str]],
+                    pinned_note: str) -> dict[tuple[str, ...], str]:
     lacking = [name for name, params in by_provider.items() if param not in params]
     if pinned:
-        return {(model, param, name): PINNED_NOTE.format(model=model, provider=name, param=param)
+        return {(model, param, name): pinned_note.format(model=model, provider=name, param=param)
                 for name in pinned if name.lower() in {n.lower() for n in lacking}}
     if lacking and len(lacking) < len(by_provider):
         return {(model, param): PARTIAL_NOTE.format(model=model, param=param, providers=", ".join(lacking))}

@@ -78,7 +78,10 @@ def test_providers_that_lack_a_watched_parameter_are_named(shell, server, capsys
     shell.run(f"%%openrouter {LLAMA} --seed 1\nhi")
     assert catalogue_requests(server) == ["/api/v1/models", f"/api/v1/models/{LLAMA}/endpoints"]
     shell.run(f"%%openrouter {LLAMA} --seed 1 --provider Together\nhi")
-    assert f"{LLAMA}: pinned provider Together does not list seed" in capsys.readouterr().err
+    assert f"{LLAMA}: pinned provider Together does not list seed: it will be ignored there" in capsys.readouterr().err
+    with pytest.raises(Exception):  # OpenRouter's 404: nothing pinned fits
+        shell.run(f"%%openrouter {LLAMA} --seed 1 --provider Together --require-parameters\nhi")
+    assert "pinned provider Together does not list seed, so --require-parameters rules it out" in capsys.readouterr().err
     shell.run(f"%%openrouter {LLAMA} --temperature 0.5\nhi")  # nothing watched: no per-provider note
     assert capsys.readouterr().err == ""
 

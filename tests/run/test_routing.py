@@ -48,14 +48,6 @@ def test_reasoning_options_make_exact_bodies(shell, server, line, reasoning):
     assert sent(shell, server, line) == {"model": LLAMA, "messages": MESSAGES, "reasoning": reasoning}
 
 
-def test_max_price_forms():
-    from or_magic.core.routing import max_price
-
-    assert max_price((1, 2)) == max_price("1,2") == max_price({"prompt": 1, "completion": 2}) == \
-        {"prompt": 1.0, "completion": 2.0}
-    assert max_price(0.5) == {"prompt": 0.5}
-
-
 def test_python_api_takes_the_same_options(server):
     complete("hi", LLAMA, stream=False, provider=["Lambda"], max_price={"prompt": 1}, reasoning_effort="low",
              fallback_models="openai/gpt-4o-mini")

@@ -2,9 +2,9 @@
 over its providers) and GET /models/{author}/{slug}/endpoints (each provider's own list).
 
 Both are kept per base URL for CATALOGUE_SECONDS, so a loop of calls (or a notebook re-run) asks
-once; the preflight (run/preflight.py) compares a call with them.  A server without these endpoints
-(llama.cpp, vLLM) or any failure gives "nothing known" ({} / None): a preflight must never cost the
-user the answer.
+once; the preflight (run/preflight.py) compares a call with them and the budget (run/budget.py)
+reads prices from the same listing.  For the preflight a server without these endpoints (llama.cpp,
+vLLM) or any failure gives "nothing known" ({} / None): a preflight must never cost the user the answer.
 """
 
 from __future__ import annotations

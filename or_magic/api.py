@@ -225,8 +225,7 @@ def _announce(notes: list[str]) -> None:
         print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
 
 
-def generations_for(settings: Settings) -> "GenerationLookup":
-    """GET /generation?id= for r.stats(), through the pooled client (made only when asked)."""
+def generations_for(settings: Settings) -> "GenerationLookup":  # r.stats()'s GET /generation?id=
     return lambda gen_id: client_for(settings).get("/generation", params={"id": gen_id}).get("data") or {}
 
 
@@ -264,6 +263,18 @@ def models(search: str | None = None, settings: Settings | None = None) -> "pd.D
     from .wire.catalogue import MODEL_COLUMNS, model_rows
 
     return pd.DataFrame(model_rows(data, search), columns=MODEL_COLUMNS)
+
+
+def endpoints(model: str, settings: Settings | None = None) -> "pd.DataFrame":
+    """`model`'s providers on OpenRouter: quantization, prices per million, status, supported parameters."""
+    import pandas as pd
+
+    from .wire.catalogue import ENDPOINT_COLUMNS, endpoint_list, endpoint_rows, endpoints_path
+
+    if "/" not in model:
+        raise InvalidOption(f"endpoints {model!r}: give a model id as author/slug, e.g. openai/gpt-4o-mini")
+    answer = client_for(settings or Settings()).get(endpoints_path(model))
+    return pd.DataFrame(endpoint_rows(endpoint_list(answer)), columns=ENDPOINT_COLUMNS)
 
 
 KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",

@@ -18,7 +18,7 @@ from ..core.settings import Settings
 from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
-SUBCOMMANDS = ("models", "key", "history")
+SUBCOMMANDS = ("models", "endpoints", "key", "history")
 
 
 @magics_class
@@ -109,6 +109,8 @@ class OpenRouterMagics(Magics):
         try:
             if command == "models":
                 return api.models(rest.strip() or None, self.settings())
+            if command == "endpoints":
+                return api.endpoints(rest.strip(), self.settings())
             if command == "key":
                 return api.key_info(self.settings())
             if command == "history":
@@ -123,7 +125,8 @@ class OpenRouterMagics(Magics):
 
 
 OpenRouterMagics.openrouter.__doc__ = (
-    HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
+    HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter endpoints MODEL lists its providers "
+    "and what each supports; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
     "[--errors] [--limit N] shows past runs, newest first.\nSettings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "

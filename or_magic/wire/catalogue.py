@@ -52,24 +52,51 @@ def supported_parameters(client: Any) -> dict[str, Any]:
     return {model_id: m.get("supported_parameters") for model_id, m in listed.items()}
 
 
+def endpoints_path(model: str) -> str:
+    """GET path of a model's per-provider list: /models/{author}/{slug}/endpoints."""
+    author, _, slug = model.partition("/")
+    return f"/models/{quote(author)}/{quote(slug, safe=':')}/endpoints"
+
+
+def endpoint_list(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The provider entries of a GET .../endpoints answer."""
+    data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+    return [e for e in data.get("endpoints") or () if isinstance(e, dict)]
+
+
 def provider_parameters(client: Any, model: str) -> dict[str, list[str]] | None:
     """Provider name → the parameters that provider lists for `model`, or None when unknown."""
     key = (_where(client), model)
     kept = _endpoints.get(key)
     if kept is not None and _fresh(kept):
         return kept[1]
-    author, _, slug = model.partition("/")
     found: dict[str, list[str]] | None = None
-    if slug:
+    if "/" in model:
         try:
-            data = client.get(f"/models/{quote(author)}/{quote(slug.split(':')[0])}/endpoints").get("data") or {}
-            rows = data.get("endpoints") if isinstance(data, dict) else None
             found = {str(e.get("provider_name")): list(e.get("supported_parameters") or [])
-                     for e in rows or () if isinstance(e, dict)} or None
-        except Exception:
+                     for e in endpoint_list(client.get(endpoints_path(model)))} or None
+        except Exception:  # as for /models: nothing known, no note
             found = None
     _endpoints[key] = (time.monotonic(), found)
     return found
+
+
+ENDPOINT_COLUMNS = ["provider", "quantization", "context_length", "prompt_per_m", "completion_per_m",
+                    "max_completion_tokens", "status", "uptime_last_30m", "supported_parameters"]
+
+
+def endpoint_rows(endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`%openrouter endpoints MODEL` rows: one per provider, prices in USD per million tokens."""
+    rows = []
+    for e in endpoints:
+        pricing = e.get("pricing") if isinstance(e.get("pricing"), dict) else {}
+        rows.append({"provider": e.get("provider_name"), "quantization": e.get("quantization"),
+                     "context_length": e.get("context_length"), "prompt_per_m": _per_million(pricing.get("prompt")),
+                     "completion_per_m": _per_million(pricing.get("completion")),
+                     "max_completion_tokens": e.get("max_completion_tokens"), "status": e.get("status"),
+                     "uptime_last_30m": e.get("uptime_last_30m"),
+                     "supported_parameters": list(e.get("supported_parameters") or [])})
+    return rows
 
 
 def forget() -> None:

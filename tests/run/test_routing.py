@@ -118,3 +118,13 @@ def test_help_lists_the_routing_options(shell):
     for flag in ("--provider NAME", "--sweep-providers", "--fallback-models", "--reasoning-effort", "--strict",
                  "--require-parameters", "--max-price PROMPT[,COMPLETION]"):
         assert flag in doc
+
+
+def test_endpoints_line_magic_lists_each_provider(shell, server):
+    table = shell.run(f"%openrouter endpoints {LLAMA}")
+    assert server.last.path == f"/api/v1/models/{LLAMA}/endpoints"
+    assert table["provider"].tolist() == ["DeepInfra", "Together", "Lambda"]
+    assert table.loc[1, "quantization"] == "fp8" and table.loc[1, "prompt_per_m"] == 0.01
+    assert "seed" not in table.loc[1, "supported_parameters"] and "seed" in table.loc[0, "supported_parameters"]
+    with pytest.raises(UsageError, match="give a model id as author/slug"):
+        shell.run("%openrouter endpoints llama")

@@ -14,6 +14,10 @@ When the stream ends, what is on screen becomes exactly the non-streamed renderi
   plain rendering (the footer) is written, and the displayhook is told not to print the result
   a second time (it is still stored as `_` / `Out[n]` and is still the cell's value).
 If the run fails, the partial text stays on screen above the error.
+
+A reasoning model's thinking (`delta.reasoning`, passed to `LiveText.reasoning` by the stream
+reader) is shown apart from the answer: open and dimmed above it in a kernel, faint in a terminal.
+It is not part of `text`; the final rendering keeps it collapsed (analysis/reasoning_view.py).
 """
 
 from __future__ import annotations

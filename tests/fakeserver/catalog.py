@@ -85,7 +85,8 @@ _ENDPOINTS: dict[str, list[dict]] = {
          "supported_parameters": [p for p in _COMMON if p != "seed"] + _OPEN + _TOOLS,
          "throughput": 140, "latency": 0.3},
         {"provider_name": "Lambda", "quantization": "fp8", "price": ("0.00000003", "0.00000005"),
-         "supported_parameters": _COMMON + _LOGPROBS, "throughput": 60, "latency": 0.9},
+         "supported_parameters": _COMMON + _LOGPROBS, "throughput": 60, "latency": 0.9,
+         "collects_data": True},  # excluded by provider.data_collection "deny"
     ],
 }
 TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},

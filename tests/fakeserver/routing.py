@@ -1,7 +1,7 @@
 """Provider routing and model fallbacks of the fake server, as OpenRouter does them (OPENROUTER.md §9).
 
 A request's ``provider`` object filters and orders the model's endpoints (catalog.endpoints):
-``ignore``, ``quantizations``, ``max_price``, ``require_parameters`` (only endpoints listing every
+``ignore``, ``data_collection``, ``quantizations``, ``max_price``, ``require_parameters`` (only endpoints listing every
 parameter the body uses), then ``order`` first (only those when ``allow_fallbacks`` is false), else
 ``sort``.  Nothing left fails with OpenRouter's 404.  A ``models`` list falls back past a model that
 fails (``test/error-*``) to the next one; the answer then names the model that served it.
@@ -53,6 +53,8 @@ def choose_endpoint(model: str, entry: dict, body: dict) -> dict:
     found = list(catalog.endpoints(model, entry))
     ignore = {str(n).lower() for n in prefs.get("ignore") or ()}
     found = [e for e in found if e["provider_name"].lower() not in ignore]
+    if prefs.get("data_collection") == "deny":
+        found = [e for e in found if not e.get("collects_data")]
     if prefs.get("quantizations"):
         found = [e for e in found if e["quantization"] in prefs["quantizations"]]
     price = prefs.get("max_price") if isinstance(prefs.get("max_price"), dict) else {}

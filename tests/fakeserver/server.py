@@ -44,7 +44,7 @@ logprobs keep the token it starts in). Out-of-range values get a 400; what the s
 provider does not support (penalties, a seed on Together, ...) is dropped, as on OpenRouter.
 Routing (routing.py, catalog._ENDPOINTS: meta-llama/llama-3.1-8b-instruct has three providers
 that differ on purpose): ``provider`` {order, allow_fallbacks, sort, ignore, quantizations,
-max_price, require_parameters} and the ``models`` fallback list are honoured; nothing fitting is
+max_price, data_collection, require_parameters} and the ``models`` fallback list are honoured; nothing fitting is
 OpenRouter's 404; GET models/{author}/{slug}/endpoints lists each provider's parameters.
 Reasoning (reasoning.py): deepseek/deepseek-r1 thinks when asked, streamed as delta.reasoning.
 ``generation_delay`` (s): GET generation answers 404 until then. Structured output and tools

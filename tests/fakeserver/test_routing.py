@@ -52,6 +52,9 @@ def test_sort_ignore_quantizations_and_max_price(client):
     assert ask(client, provider={"ignore": ["DeepInfra"]}).json()["provider"] == "Together"
     assert ask(client, provider={"quantizations": ["bf16"]}).json()["provider"] == "DeepInfra"
     assert ask(client, provider={"max_price": {"prompt": 0.015}}).json()["provider"] == "Together"
+    pinned = {"order": ["Lambda"], "allow_fallbacks": False}
+    assert ask(client, provider=pinned).json()["provider"] == "Lambda"
+    assert ask(client, provider={**pinned, "data_collection": "deny"}).status_code == 404  # Lambda keeps data
 
 
 def test_require_parameters_fails_as_openrouter_does(client):

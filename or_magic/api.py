@@ -21,9 +21,9 @@ from .run.grid import (
     python_values,
     resolve_vars,
 )
+from .run.preflight import enforce, preflight_notes
 from .run.request import Plan, Run
 from .run.runner import RunHook, plan_runs, run_sequentially
-from .run.preflight import enforce, preflight_notes
 from .run.schema import SchemaSpec, resolve_schema
 from .wire.stream import StreamCancelled, TextHook
 

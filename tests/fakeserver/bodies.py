@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
-from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.accounting import usage
+from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.faults import error_body
 from tests.fakeserver.reasoning import details, reasoning_for
 from tests.fakeserver.routing import RoutingError, choose_endpoint, serving_model

@@ -6,7 +6,6 @@ from IPython.core.error import UsageError
 
 from or_magic.api import complete, sweep
 from or_magic.core.errors import InvalidOption
-from tests.constants import default_stream_fields
 
 LLAMA = "meta-llama/llama-3.1-8b-instruct"
 R1 = "deepseek/deepseek-r1"

@@ -16,9 +16,9 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeOpenRouter]:
     """The shared local server, with no recorded requests or pending faults."""
     srv: FakeOpenRouter = request.config.stash[SERVER]
     srv.clear()
-    saved = (srv.latency, srv.chunk_delay, srv.chaos)
+    saved = (srv.latency, srv.chunk_delay, srv.chaos, srv.generation_delay)
     yield srv
-    srv.latency, srv.chunk_delay, srv.chaos = saved
+    srv.latency, srv.chunk_delay, srv.chaos, srv.generation_delay = saved
     srv.clear()
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 RUN_COLUMNS = ["model", "text", "finish_reason", "prompt_tokens", "completion_tokens", "cost",
                "latency", "generation_id", "provider", "error"]
+# Shown when any run has a value: what a provider sends besides the basics.
+OPTIONAL_RUN_COLUMNS = ["native_finish_reason", "reasoning_tokens"]
 LOGPROB_COLUMNS = ["position", "token", "logprob", "prob", "offset", "bytes", "text", "rank", "margin", "entropy",
                    "tail_mass", "cumulative_logprob"]
 
@@ -36,6 +38,10 @@ def runs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd.DataFra
     for name in RUN_COLUMNS:
         if name not in columns:
             columns[name] = [r.field(name) for r in runs]
+    for name in OPTIONAL_RUN_COLUMNS:
+        values = [r.field(name) for r in runs]
+        if any(v is not None for v in values):
+            columns[name] = values
     columns.update(_metric_columns(runs))
     return pd.DataFrame(columns)
 

@@ -18,6 +18,8 @@ from ..run.conversation import Slot, Turn
 from ..run.request import Run, Usage, asked_for_logprobs
 from .frames import logprobs_frame, runs_frame, top_logprobs_frame
 from .inspection import LogprobViews, logprob_quality_notes
+from .openrouter_views import OpenRouterViews
+from .reasoning_view import reasoning_html
 from .research import ResearchViews
 
 if TYPE_CHECKING:
@@ -25,17 +27,20 @@ if TYPE_CHECKING:
 
     from ..run.fork import Executor
     from ..run.schema import SchemaSpec
+    from .generation import GenerationLookup
 
 
-class Result(LogprobViews, ResearchViews):
+class Result(LogprobViews, ResearchViews, OpenRouterViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
                  choices: Sequence[str] = (), schema: "SchemaSpec | None" = None,
-                 executor: "Executor | None" = None, slot: Slot | None = None) -> None:
+                 executor: "Executor | None" = None, slot: Slot | None = None,
+                 generations: "GenerationLookup | None" = None) -> None:
         self.runs = list(runs)
         self.executor = executor  # sends the requests of r.fork()/r.branches() (injected by the api)
         self.slot = slot  # the conversation turn it was made for (--chat), else None
+        self.generations = generations  # GET /generation for r.stats() (injected by the api)
         self.axes = list(axes)  # swept parameter names: key columns of every table
         self.choice_labels = list(choices)  # --choices labels (see choices.py)
         self.schema = schema  # --schema / --schema-multi (run/schema.py); answers parsed by structured.py
@@ -202,7 +207,9 @@ class Result(LogprobViews, ResearchViews):
 
     def _repr_html_(self) -> str:
         if len(self.runs) == 1:
-            body = text_html(self._body_text())
+            done = self.runs[0].completion
+            thought = reasoning_html(done.reasoning, tokens=done.reasoning_tokens) if done is not None else ""
+            body = thought + text_html(self._body_text())
         else:
             body = self._table().to_html(max_rows=50, notebook=True)
         if self.choice_labels:

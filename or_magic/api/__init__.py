@@ -4,7 +4,7 @@ widgets are thin layers over it.  It may import every layer but notebook.
     calls.py    one call: check, plan, send (sequentially or concurrently), record, collect
     checks.py   what is refused before anything is sent
     chats.py    conversations from Python (`chat()`, `Chat`)
-    catalog.py  the server's models and the key's limits
+    catalog.py  the server's models, a model's providers (endpoints) and the key's limits
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from .calls import (
            run_call,
            sweep,
 )
-from .catalog import KEY_FIELDS, key_info, models
+from .catalog import KEY_FIELDS, endpoints, key_info, models
 from .chats import Chat, chat
 
-__all__ = ["complete", "sweep", "chat", "Chat", "models", "key_info", "client_for", "client_pool", "prepare",
+__all__ = ["complete", "sweep", "chat", "Chat", "models", "endpoints", "key_info", "client_for", "client_pool", "prepare",
            "run_call", "executor_for", "KEY_FIELDS"]

@@ -16,7 +16,7 @@ from ..core.params import CHAT
 from ..core.secrets import ensure_key
 from ..core.settings import Settings
 from ..run.budget import check_budget
-from ..run.call import CallOptions
+from ..run.call import CallOptions, routing_options
 from ..run.conversation import Conversation, Slot
 from ..run.grid import (
     check_grid_size,
@@ -25,15 +25,16 @@ from ..run.grid import (
     python_values,
     resolve_vars,
 )
+from ..run.preflight import enforce, preflight_notes
 from ..run.request import Plan, Run
 from ..run.runner import RunHook, plan_runs, run_sequentially
-from ..run.schema import capability_notes
 from ..run.turns import close_slot, open_slot, shorten_after_refusal
 from ..wire.pool import ClientPool
 from ..wire.stream import StreamCancelled, TextHook
-from .checks import check_extra, check_sendable, checked_schema
+from .checks import check_extra, check_sendable, checked_schema, routed_fields
 
 if TYPE_CHECKING:
+    from ..analysis.generation import GenerationLookup
     from ..run.fork import Executor
     from ..wire.client import Client
 
@@ -73,7 +74,8 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     """
     if schema is not None and schema_multi is not None:
         raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
-    options = CallOptions(
+    routing, reasoning, strict = routing_options(params)
+    options = CallOptions(routing=routing, reasoning=reasoning, strict=strict,
         models=[model] if isinstance(model, str) else list(model or []),
         params={name: python_values(name, value) for name, value in params.items() if value is not None},
         system=system, endpoint=endpoint, stream=stream, samples=samples, extra=dict(extra or {}),
@@ -111,7 +113,9 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
         raise InvalidOption("no model: name one (e.g. %%openrouter openai/gpt-4o-mini) "
                             "or set %config OpenRouterMagics.model = '...'")
     var_items = resolve_vars(options.vars, variables, prompt)
-    size = grid_size(len(models), options.params, options.samples, var_items)
+    routing = options.routing
+    providers = len(routing.providers) if routing.sweep_providers else 1
+    size = grid_size(len(models) * providers, options.params, options.samples, var_items)
     check_grid_size(size, settings.max_runs, options.yes)
     # `stream` is about watching one answer arrive; a sweep shows a progress bar and a table, and
     # its runs go concurrently as whole JSON answers (which can also be retried whole).
@@ -119,11 +123,15 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     params = choice_params(options.params) if options.choices else options.params
     schema = checked_schema(options, params, variables)
     extra = {**options.extra, "response_format": schema.response_format()} if schema else options.extra
+    extra = {**extra, **routed_fields(options)}
+    provider_extras = {name: {**extra, **routing.body_fields(pinned=name)} for name in routing.providers} \
+        if routing.sweep_providers else None
 
     def plan_for(text: str) -> Plan:
         return plan_runs(text, models, params, system=slot.system if slot else options.system,
                          endpoint=options.endpoint, stream=stream, samples=options.samples, extra=extra,
-                         completions_models=settings.completions_models, context=slot.messages() if slot else ())
+                         completions_models=settings.completions_models, context=slot.messages() if slot else (),
+                         provider_extras=provider_extras)
 
     check_extra(options.extra)
     check_sendable(prompt, options, var_items)
@@ -166,8 +174,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         notes += cache_notes
     if options.max_cost is not None and to_send:
         notes += check_budget(to_send, options.max_cost, client_for(settings), options.yes)
-    if plan.schema is not None and to_send:
-        _announce(capability_notes([r.spec.model for r in to_send], client_for(settings)))
+    if to_send:
+        _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
     if len(plan.runs) > 1:
         from ..run.parallel import run_concurrently
 
@@ -178,7 +186,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
                                       record=record)
         close_slot(slot, plan.runs, notes)
         return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
-                      schema=plan.schema, executor=executor, slot=slot)
+                      schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
     try:
         if to_send:
             run_sequentially(client_for(settings), plan, hook, on_text)
@@ -192,7 +200,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     runs = plan.runs
     close_slot(slot, runs, notes)
     result = Result(runs, plan.axes, notes + cut_notes(runs), choices=options.choices, schema=plan.schema,
-                    executor=executor, slot=slot)
+                    executor=executor, slot=slot, generations=generations_for(settings))
     if len(runs) == 1 and runs[0].error is not None:
         runs[0].error.result = result  # what came (partial text) stays reachable
         raise runs[0].error
@@ -212,10 +220,21 @@ def cut_notes(runs: Sequence[Run]) -> list[str]:
             "for the whole answer"]
 
 
+def check_capabilities(runs: Sequence[Run], client: "Client") -> list[str]:
+    """The preflight's notes for these runs (run/preflight.py), from the catalogue kept per server."""
+    from ..wire.catalogue import provider_parameters, supported_parameters
+
+    return preflight_notes(runs, supported_parameters(client), lambda model: provider_parameters(client, model))
+
+
 def _announce(notes: list[str]) -> None:
     """Print preflight notes at once, before the request goes out (so a failure cannot hide them)."""
     for note in notes:
         print(f"or_magic: note: {note}", file=sys.stderr, flush=True)
+
+
+def generations_for(settings: Settings) -> "GenerationLookup":  # r.stats()'s GET /generation?id=
+    return lambda gen_id: client_for(settings).get("/generation", params={"id": gen_id}).get("data") or {}
 
 
 def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ..core.coerce import to_float
-from ..core.errors import APIError
+from ..core.errors import APIError, InvalidOption
 from ..core.settings import Settings
 from .calls import client_for
 
@@ -17,34 +16,27 @@ def models(search: str | None = None, settings: Settings | None = None) -> "pd.D
     """The server's models as a DataFrame (prices in USD per million tokens), filtered by `search`."""
     import pandas as pd
 
+    from ..wire.catalogue import MODEL_COLUMNS, model_rows
+
     data = client_for(settings or Settings()).get("/models").get("data") or []
-    rows = [_model_row(m) for m in data if isinstance(m, dict) and _matches(m, search)]
-    columns = ["id", "name", "context_length", "prompt_per_m", "completion_per_m", "supported_parameters"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(model_rows(data, search), columns=MODEL_COLUMNS)
 
 
-def _matches(model: dict[str, Any], search: str | None) -> bool:
-    if not search:
-        return True
-    haystack = f"{model.get('id', '')} {model.get('name', '')}".lower()
-    return all(word in haystack for word in search.lower().split())
+def endpoints(model: str, settings: Settings | None = None) -> "pd.DataFrame":
+    """`model`'s providers on OpenRouter: quantization, prices per million, status, supported parameters."""
+    import pandas as pd
 
+    from ..wire.catalogue import (
+        ENDPOINT_COLUMNS,
+        endpoint_list,
+        endpoint_rows,
+        endpoints_path,
+    )
 
-def _model_row(model: dict[str, Any]) -> dict[str, Any]:
-    pricing = model.get("pricing") if isinstance(model.get("pricing"), dict) else {}
-    return {
-        "id": model.get("id"),
-        "name": model.get("name"),
-        "context_length": model.get("context_length"),
-        "prompt_per_m": _per_million(pricing.get("prompt")),
-        "completion_per_m": _per_million(pricing.get("completion")),
-        "supported_parameters": list(model.get("supported_parameters") or []),
-    }
-
-
-def _per_million(price: Any) -> float | None:
-    per_token = to_float(price)
-    return None if per_token is None else round(per_token * 1_000_000, 6)
+    if "/" not in model:
+        raise InvalidOption(f"endpoints {model!r}: give a model id as author/slug, e.g. openai/gpt-4o-mini")
+    answer = client_for(settings or Settings()).get(endpoints_path(model))
+    return pd.DataFrame(endpoint_rows(endpoint_list(answer)), columns=ENDPOINT_COLUMNS)
 
 
 KEY_FIELDS: tuple[str, ...] = ("label", "limit", "usage", "limit_remaining", "limit_reset", "usage_daily",

@@ -53,3 +53,15 @@ def checked_schema(options: CallOptions, params: Mapping[str, Any],
     if "response_format" in params or "response_format" in options.extra:
         raise InvalidOption(f"--response-format and {flag} together: {flag} sets response_format; give one")
     return resolve_schema(options.schema, variables, multi=options.schema_multi)
+
+
+def routed_fields(options: CallOptions) -> dict[str, Any]:
+    """The body fields of the routing and reasoning options; refuses the same field given twice."""
+    fields = dict(options.routing.body_fields())
+    if options.reasoning:
+        fields["reasoning"] = options.reasoning
+    for name in fields:
+        if name in options.extra:
+            raise InvalidOption(f"--param {name}=... and a routing or reasoning option together both set "
+                                f"`{name}`: give one")
+    return fields

@@ -14,6 +14,10 @@ When the stream ends, what is on screen becomes exactly the non-streamed renderi
   plain rendering (the footer) is written, and the displayhook is told not to print the result
   a second time (it is still stored as `_` / `Out[n]` and is still the cell's value).
 If the run fails, the partial text stays on screen above the error.
+
+A reasoning model's thinking (`delta.reasoning`, passed to `LiveText.reasoning` by the stream
+reader) is shown apart from the answer: open and dimmed above it in a kernel, faint in a terminal.
+It is not part of `text`; the final rendering keeps it collapsed (analysis/reasoning_view.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import time
 from typing import Any, Callable
 
+from ..analysis.reasoning_view import DIM, RESET, reasoning_html, reasoning_plain
 from ..analysis.result import text_html
 from ..core.shell import in_kernel
 
@@ -37,6 +42,8 @@ class LiveText:
         self.interval = interval
         self.clock = clock
         self.text = ""  # what has been shown so far
+        self.thought = ""  # the reasoning shown so far (set apart from the text)
+        self._pending_thought: list[str] = []
         self.updates = 0  # how many times the display was updated
         self._pending: list[str] = []
         self._last = float("-inf")
@@ -53,22 +60,37 @@ class LiveText:
 
     def __call__(self, piece: str) -> None:
         self._pending.append(piece)
+        self._maybe_flush()
+
+    def reasoning(self, piece: str) -> None:
+        """A piece of the model's reasoning (streamed before or between the answer's pieces)."""
+        self._pending_thought.append(piece)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
         now = self.clock()
         if now - self._last >= self.interval:
             self._last = now
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._pending_thought:
             return
-        new = "".join(self._pending)
+        new, new_thought = "".join(self._pending), "".join(self._pending_thought)
         self._pending.clear()
+        self._pending_thought.clear()
         self.text += new
+        self.thought += new_thought
         self.updates += 1
-        self.backend.show(self.text, new)
+        if new_thought:
+            self.backend.think(self.thought, new_thought)
+        if new:
+            self.backend.show(self.text, new)
 
     def finish(self, result: Any) -> None:
         """The stream is over: turn the live output into the result's own rendering."""
+        if self._pending_thought:  # reasoning is not in the final rendering: show all of it first
+            self._flush()
         if self.started:
             self.backend.finish(result, self.text)
 
@@ -91,15 +113,28 @@ class KernelBackend:
             display, update, clear = display or ipy_display, update or update_display, clear or clear_output
         self._display, self._update, self._clear = display, update, clear
         self._id: str | None = None
+        self._text = self._thought = ""
+
+    def think(self, thought: str, new: str) -> None:
+        self._thought = thought
+        self._render()
 
     def show(self, text: str, new: str) -> None:
+        self._text = text
+        self._render()
+
+    def _render(self) -> None:
         if self._id is None:
             # Created empty and filled by updates: tools that record only display_data and
             # execute_result messages (nbval) then see nothing but the final result.
             self._id = self._display({}, raw=True, display_id=True).display_id
         # The same HTML as the finished result's (text_html), so the font and wrapping do not
-        # jump from monospace to proportional when the stream ends.
-        self._update({"text/plain": text, "text/html": text_html(text)}, raw=True, display_id=self._id)
+        # jump from monospace to proportional when the stream ends; reasoning sits above it, open
+        # and dimmed while it streams (the final rendering collapses it).
+        data = {"text/plain": reasoning_plain(self._thought) + self._text, "text/html": text_html(self._text)}
+        if self._thought:
+            data["text/html"] = reasoning_html(self._thought, open_=True) + data["text/html"]
+        self._update(data, raw=True, display_id=self._id)
 
     def finish(self, result: Any, shown: str) -> None:
         # Cleared when the next output (the result's execute_result) arrives: no flicker, and
@@ -124,10 +159,20 @@ class TerminalBackend:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    thinking = False  # the last thing written was dimmed reasoning
+
+    def think(self, thought: str, new: str) -> None:
+        self.write(("" if self.thinking else DIM + "[reasoning] ") + new)
+        self.thinking = True
+
     def show(self, text: str, new: str) -> None:
+        if self.thinking:  # the answer starts on its own line, in normal type
+            self.write(RESET + "\n\n")
+            self.thinking = False
         self.write(new)
 
     def finish(self, result: Any, shown: str) -> None:
+        self.show(shown, "")  # ends dimmed reasoning that no answer text followed
         rendering = _plain_rendering(self.shell, result)
         # Normally the rendering starts with the text already on screen: write only the rest.
         self.write(rendering[len(shown):] if rendering.startswith(shown) else "\n" + rendering)
@@ -136,7 +181,7 @@ class TerminalBackend:
             skip_display_once(result)
 
     def abandon(self) -> None:
-        self.write("\n")
+        self.write(RESET + "\n" if self.thinking else "\n")
 
 
 def _plain_rendering(shell: Any, result: Any) -> str:

@@ -19,7 +19,7 @@ from .chats import cell_id, chat_line, chats_line, panel_cell
 from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
-SUBCOMMANDS = ("models", "key", "history", "chat", "chats")
+SUBCOMMANDS = ("models", "endpoints", "key", "history", "chat", "chats")
 
 
 @magics_class
@@ -138,6 +138,8 @@ class OpenRouterMagics(Magics):
                           f"{self.settings().resolved_base_url()}; try fewer words, or %openrouter models for all")
                     return None
                 return found
+            if command == "endpoints":
+                return api.endpoints(rest.strip(), self.settings())
             if command == "key":
                 return api.key_info(self.settings())
             if command == "history":
@@ -156,7 +158,8 @@ class OpenRouterMagics(Magics):
 
 
 OpenRouterMagics.openrouter.__doc__ = (
-    HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter key shows the key's "
+    HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter endpoints MODEL lists its providers "
+    "and what each supports; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
     "[--errors] [--chat NAME] [--limit N] [--full] shows past runs, newest first (compact; --full: every "
     "column); %openrouter chat [NAME] [--reset] shows (or empties) a conversation's transcript; "

@@ -16,7 +16,8 @@ from typing import Any
 from ..analysis.choices import parse_labels
 from ..core.errors import InvalidOption
 from ..core.params import ENDPOINTS, PARAMS, Param, check_params
-from ..run.call import CallOptions
+from ..core.routing import ROUTING_OPTIONS
+from ..run.call import CALL_KEYWORDS, CallOptions, routing_options
 from ..run.grid import param_values, parse_vars
 from ..run.schema import STRUCTURED_OUTPUTS_HINT
 from .lineparse import LineParser, split_line
@@ -100,9 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     structured.add_argument("--schema-multi", metavar="SPEC",
                             help="like --schema, for a list of such objects ({\"items\": [...]} on the wire); "
                                  "one row per item in r.items")
+    _add_routing(parser)
     structured.add_argument("--structured-outputs", nargs="?", action=_Explain, metavar="TRUE",
                             help="not an option: " + STRUCTURED_OUTPUTS_HINT.split(": ", 1)[1].replace("%", "%%"))
     return parser
+
+
+def _add_routing(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("OpenRouter routing and reasoning (the body's provider, models and "
+                                      "reasoning fields; README \"OpenRouter routing\")")
+    for flag, metavar, text in ROUTING_OPTIONS:
+        if metavar is None:
+            group.add_argument(flag, action="store_true", help=text)
+        else:
+            group.add_argument(flag, metavar=metavar, help=text)
 
 
 class _Explain(argparse.Action):
@@ -129,7 +141,9 @@ def parse_line(line: str) -> CallOptions:
     if ns.chat is not None and not ns.chat.strip():
         raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
-    return CallOptions(models=models, widgets=ns.widgets,
+    routing, reasoning, strict = routing_options({k: v for k, v in vars(ns).items()
+                                                  if k in CALL_KEYWORDS and v not in (None, False)})
+    return CallOptions(models=models, widgets=ns.widgets, routing=routing, reasoning=reasoning, strict=strict,
                        params=_param_values(ns), system=ns.system, endpoint=ns.endpoint,
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],

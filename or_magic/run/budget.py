@@ -85,11 +85,12 @@ def estimate(runs: Iterable[Run], catalog: Mapping[str, Mapping[str, Any]]) -> E
 def check_budget(runs: list[Run], max_cost: float, client: Any, yes: bool = False) -> list[str]:
     """Raise InvalidOption when the runs could cost more than `max_cost`, or when their worst case
     is unknown (variable prices) and `yes` does not accept that; returns notes."""
+    from ..wire.catalogue import listing
+
     try:
-        data = client.get("/models").get("data") or []
+        catalog = listing(client)  # kept per server, shared with the capability preflight
     except ORMagicError as exc:
         return [f"--max-cost: prices unavailable ({exc}); only the running cost is capped"]
-    catalog = {m["id"]: m for m in data if isinstance(m, dict) and "id" in m}
     found = estimate(runs, catalog)
     notes = []
     if found.unknown:

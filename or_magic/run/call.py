@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidOption
+from ..core.routing import Routing, max_price, names, reasoning_field
 
 
 @dataclass
@@ -37,6 +38,9 @@ class CallOptions:
     continue_from: int | None = None  # --continue RUN_ID: start the conversation from that recorded answer
     max_history: int | None = None  # --max-history N: send at most the last N turns
     cell: str | None = None  # the notebook cell's id (which turn a re-run replaces); None: always a new turn
+    routing: Routing = field(default_factory=Routing)  # --provider, --fallback-models, ... (core/routing.py)
+    reasoning: dict[str, Any] | None = None  # the body's `reasoning` object
+    strict: bool = False  # --strict: a preflight note is an error
 
     @property
     def in_conversation(self) -> bool:
@@ -58,3 +62,27 @@ class CallOptions:
             if not values:
                 raise InvalidOption(f"--{name.replace('_', '-')}: no values given; give at least one")
         return self
+
+
+# complete()'s keyword arguments for routing and reasoning (the rest of **params are sampling params).
+ROUTING_KWARGS = ("provider", "fallbacks", "provider_sort", "ignore_providers", "quantizations", "max_price",
+                  "data_collection", "require_parameters", "fallback_models", "sweep_providers")
+REASONING_KWARGS = ("reasoning_effort", "reasoning_max_tokens", "reasoning_exclude")
+CALL_KEYWORDS = (*ROUTING_KWARGS, *REASONING_KWARGS, "strict")  # also the magic's argparse dests
+
+
+def routing_options(given: dict[str, Any]) -> tuple[Routing, dict[str, Any] | None, bool]:
+    """Take the routing, reasoning and `strict` keywords out of `given` (complete()'s **params) and
+    check them: (routing, the `reasoning` field, strict)."""
+    take = {name: given.pop(name) for name in CALL_KEYWORDS if name in given}
+    routing = Routing(
+        providers=names(take.get("provider"), "--provider"), fallbacks=bool(take.get("fallbacks")),
+        sort=take.get("provider_sort"), ignore=names(take.get("ignore_providers"), "--ignore-providers"),
+        quantizations=names(take.get("quantizations"), "--quantizations"),
+        max_price=max_price(take.get("max_price")), data_collection=take.get("data_collection"),
+        require_parameters=bool(take.get("require_parameters")),
+        fallback_models=names(take.get("fallback_models"), "--fallback-models"),
+        sweep_providers=bool(take.get("sweep_providers"))).checked()
+    reasoning = reasoning_field(take.get("reasoning_effort"), take.get("reasoning_max_tokens"),
+                                bool(take.get("reasoning_exclude")))
+    return routing, reasoning, bool(take.get("strict"))

@@ -126,6 +126,14 @@ class Run:
     def logprobs(self) -> TokenLogprobs | None:
         return self.completion.logprobs if self.completion else None
 
+    @property
+    def answered_model(self) -> str:
+        """The model that answered: with --fallback-models (the body's `models`) the answer names it;
+        otherwise the one asked for (an answer may name a dated variant, which would split groups)."""
+        if "models" in self.spec.extra and self.completion is not None and self.completion.model:
+            return self.completion.model
+        return self.spec.model
+
     def key(self) -> dict[str, Any]:
         """The columns that identify this run in every table."""
         return {"model": self.spec.model, **self.axes}
@@ -133,7 +141,7 @@ class Run:
     def field(self, name: str) -> Any:
         """A runs-table cell."""
         if name == "model":
-            return self.spec.model
+            return self.answered_model
         if name == "text":
             return self.text
         if name == "latency":

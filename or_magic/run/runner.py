@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..core.errors import ORMagicError, TransportError
 from ..wire.response import Completion
@@ -22,24 +22,32 @@ RunHook = Callable[[Run], None]
 def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], *,
               system: str | None = None, endpoint: str | None = None, stream: bool = False,
               samples: int = 1, extra: dict[str, Any] | None = None,
-              completions_models: Sequence[str] = (), context: Sequence[dict[str, str]] = ()) -> Plan:
-    """Expand models × parameter values × samples into one `Run` per request."""
-    axes = (["model"] if len(models) > 1 else []) + [n for n, v in params.items() if len(v) > 1]
+              completions_models: Sequence[str] = (), context: Sequence[dict[str, str]] = (),
+              provider_extras: Mapping[str, dict[str, Any]] | None = None) -> Plan:
+    """Expand models × providers × parameter values × samples into one `Run` per request.
+
+    `provider_extras` (--sweep-providers) makes provider an axis: name → that run's body fields
+    (`provider` pinned to it), used instead of `extra`.  `context` is a conversation's earlier
+    turns, sent by every run."""
+    axes = (["model"] if len(models) > 1 else []) + (["provider"] if provider_extras else []) \
+        + [n for n, v in params.items() if len(v) > 1]
     if samples > 1:
         axes.append("sample")
     plan = Plan(axes=axes)
     names = list(params)
+    by_provider: Mapping[str | None, dict[str, Any]] = provider_extras or {None: dict(extra or {})}
     for model in models:
         chosen_endpoint = choose_endpoint(model, endpoint, completions_models)
-        for combo in itertools.product(*params.values()):
-            values = dict(zip(names, combo))
-            for sample in range(samples):
-                spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
-                               params=values, extra=dict(extra or {}), stream=stream, sample=sample,
-                               context=tuple(context))
-                point = {**values, "sample": sample}
-                run_axes = {a: point[a] for a in axes if a != "model"}
-                plan.runs.append(Run(spec=spec, index=len(plan.runs), axes=run_axes))
+        for provider, fields in by_provider.items():
+            for combo in itertools.product(*params.values()):
+                values = dict(zip(names, combo))
+                for sample in range(samples):
+                    spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
+                                   params=values, extra=dict(fields), stream=stream, sample=sample,
+                                   context=tuple(context))
+                    point = {**values, "sample": sample, "provider": provider}
+                    run_axes = {a: point[a] for a in axes if a != "model"}
+                    plan.runs.append(Run(spec=spec, index=len(plan.runs), axes=run_axes))
     return plan
 
 

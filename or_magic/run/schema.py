@@ -203,36 +203,3 @@ def _strict_node(node: Any) -> None:
 def _wire_name(name: str) -> str:
     """OpenRouter's json_schema name: ≤ 64 characters of [A-Za-z0-9_-]."""
     return (_WIRE_NAME.sub("_", name) or "response")[:64]
-
-
-CATALOGUE_SECONDS = 600.0  # OpenRouter's /models is large; a labelling loop should not fetch it every call
-_catalogues: dict[Any, tuple[float, dict[str, Any]]] = {}
-
-
-def capability_notes(models: list[str], client: Any) -> list[str]:
-    """A note for each model whose catalogue entry (GET /models) lacks `structured_outputs`.
-
-    Servers without a catalogue, or entries without `supported_parameters` (llama.cpp, vLLM),
-    give no note: nothing is known there, and llama.cpp enforces schemas anyway.  The catalogue
-    is kept per base URL for CATALOGUE_SECONDS."""
-    listed = _supported(client)
-    return [f"{model} does not list structured_outputs in its supported_parameters: the schema may be ignored; "
-            "the answer is still checked against it (see schema_error)"
-            for model in dict.fromkeys(models) if isinstance(listed.get(model), list)
-            and "structured_outputs" not in listed[model]]
-
-
-def _supported(client: Any) -> dict[str, Any]:
-    import time
-
-    where = getattr(client, "base_url", id(client))
-    kept = _catalogues.get(where)
-    if kept and time.monotonic() - kept[0] < CATALOGUE_SECONDS:
-        return kept[1]
-    try:
-        data = client.get("/models").get("data") or []
-    except Exception:  # a preflight must never cost the user the answer
-        return {}
-    listed = {m.get("id"): m.get("supported_parameters") for m in data if isinstance(m, dict)}
-    _catalogues[where] = (time.monotonic(), listed)
-    return listed

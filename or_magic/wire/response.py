@@ -30,6 +30,8 @@ class Completion:
     tool_calls: list[Any] = field(default_factory=list)
     reasoning: str | None = None
     tokens_counted: bool = False  # completion_tokens counted from a stream that sent no usage
+    native_finish_reason: str | None = None  # the provider's own word for the finish (OpenRouter passes it on)
+    reasoning_tokens: int | None = None  # usage.completion_tokens_details.reasoning_tokens
 
     @classmethod
     def from_response(cls, raw: dict[str, Any]) -> "Completion":
@@ -48,9 +50,22 @@ class Completion:
             logprobs=parse_logprobs(choice.get("logprobs")),
             tool_calls=[c for c in message.get("tool_calls") or [] if isinstance(c, dict)]
             if isinstance(message.get("tool_calls"), list) else [],
-            reasoning=_str(message.get("reasoning")),
+            reasoning=_str(message.get("reasoning")) or _details_text(message.get("reasoning_details")),
             tokens_counted=counted is not None,
+            native_finish_reason=_str(choice.get("native_finish_reason")),
+            reasoning_tokens=_int(_details(usage, "completion_tokens_details").get("reasoning_tokens")),
         )
+
+
+def _details(parent: dict[str, Any], name: str) -> dict[str, Any]:
+    value = parent.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _details_text(details: Any) -> str | None:
+    """The text of `reasoning_details` when a provider sends only those (reasoning.text / .summary)."""
+    texts = [str(d.get("text") or d.get("summary") or "") for d in details or () if isinstance(d, dict)]
+    return "".join(texts) or None
 
 
 def first_choice(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -165,6 +165,14 @@ def _index(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def reasoning_piece(chunk: dict[str, Any]) -> str:
+    """The reasoning a chunk adds to the first choice ("" if none): `delta.reasoning`, as OpenRouter streams it."""
+    choices = chunk.get("choices") if isinstance(chunk.get("choices"), list) else []
+    delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
+    piece = delta.get("reasoning") if isinstance(delta, dict) else None
+    return piece if isinstance(piece, str) else ""
+
+
 def _merge_delta(state: _Choice, delta: Any) -> str:
     if not isinstance(delta, dict):
         return ""

@@ -17,7 +17,7 @@ from ..core.secrets import scrub, scrub_bytes, scrub_json
 from ..core.settings import Settings
 from .answers import check_answer, check_choices
 from .sse import DONE, SSEError, SSEParser
-from .stream import StreamAssembler, StreamCancelled, TextHook
+from .stream import StreamAssembler, StreamCancelled, TextHook, reasoning_piece
 
 
 def read_stream(response: httpx.Response, settings: Settings, key: str | None,
@@ -115,6 +115,9 @@ def _add_chunk(assembler: StreamAssembler, payload: bytes, key: str | None, on_t
     piece = assembler.add(chunk)
     if "error" in chunk or assembler.error_finish:  # the text so far is joined only when needed
         check_choices(chunk, key, partial=scrub(assembler.text, key))
+    thought = reasoning_piece(chunk)
+    if thought and on_text is not None and callable(getattr(on_text, "reasoning", None)):
+        on_text.reasoning(thought)  # type: ignore[attr-defined]  # a display that shows thinking apart
     if piece and on_text is not None:
         on_text(piece)
 

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from tests.fakeserver import catalog as catalog
+from tests.fakeserver.accounting import usage
 from tests.fakeserver.continuation import PromptMemory, continue_from
 from tests.fakeserver.faults import error_body
+from tests.fakeserver.reasoning import details, reasoning_for
+from tests.fakeserver.routing import RoutingError, choose_endpoint, serving_model
 from tests.fakeserver.structured import structured_generation, tool_call_deltas
 from tests.fakeserver.textgen import (
     Generation,
@@ -45,10 +48,14 @@ _RANGES = {
 }
 
 
+# What a provider itself calls a finish (OpenRouter normalises finish_reason, passes this on).
+_NATIVE = {"Anthropic": {"stop": "end_turn", "length": "max_tokens"}, "Together": {"stop": "eos"}}
+
+
 class BadRequest(Exception):
-    def __init__(self, message: str, body: dict | None = None) -> None:
+    def __init__(self, message: str, body: dict | None = None, status: int = 400) -> None:
         super().__init__(message)
-        self.body = body or error_body(400, message)
+        self.status, self.body = status, body or error_body(status, message)
 
 
 @dataclass
@@ -67,10 +74,13 @@ class Job:
     gen: Generation
     tool_calls: list[dict] | None = None  # a tool-call answer (structured.py)
     echo: str = ""         # a prefill repeated before the answer (prefill_style "echo")
+    provider: str = ""     # the endpoint that serves it (routing.py)
+    thought: list[str] | None = None  # reasoning pieces sent (reasoning.py); None: not shown
+    reasoning_tokens: int = 0
 
     @property
     def cost(self) -> float:
-        return catalog.cost(self.entry, self.prompt_tokens, len(self.gen.tokens))
+        return catalog.cost(self.entry, self.prompt_tokens, len(self.gen.tokens) + self.reasoning_tokens)
 
 
 def encode(obj: object) -> bytes:
@@ -155,11 +165,11 @@ def _logprob_request(endpoint: str, body: dict) -> tuple[int | None, bool]:
     return None, False
 
 
-def _sampler(body: dict, model: str, prompt_key: str) -> Sampler:
+def _sampler(body: dict, model: str, prompt_key: str, honours_seed: bool = True) -> Sampler:
     temp = float(body.get("temperature", 1.0))
     rng = None
-    if temp > 0:  # seeded -> reproducible; unseeded -> fresh randomness per request
-        seed = body.get("seed")
+    if temp > 0:  # seeded -> reproducible; unseeded (or a provider ignoring seed) -> fresh randomness
+        seed = body.get("seed") if honours_seed else None
         rng = random.Random(stable_hash(model, prompt_key, seed) if seed is not None
                             else os.urandom(16))
     return Sampler(temp, float(body.get("top_p", 1.0)), int(body.get("top_k", 0)), rng)
@@ -169,15 +179,20 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
               prefill_style: str = "continue", memory: PromptMemory | None = None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
-    model = body.get("model") or DEFAULT_MODEL
+    model = serving_model(body) or body.get("model") or DEFAULT_MODEL
     entry = catalog.lookup(model) if isinstance(model, str) else None
     if entry is None:
         raise BadRequest(f"{model} is not a valid model ID", _model_not_found(str(model)))
     _check_ranges(body)
+    try:
+        served_by = choose_endpoint(model, entry, body)
+    except RoutingError as exc:
+        raise BadRequest(str(exc), exc.body, exc.status) from None
+    supported = served_by["supported_parameters"]
     key, chars, prompt_tokens = _prompt(endpoint, body)
     _check_context(entry, prompt_tokens, body)
     n_top, legacy = _logprob_request(endpoint, body)
-    if not catalog.gives_logprobs(model, entry):
+    if not catalog.gives_logprobs(model, entry) or "logprobs" not in supported:
         n_top = None
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
     stops = _stops(body)
@@ -186,13 +201,19 @@ def parse_job(endpoint: str, body: object, *, logprobs_style: str, usage_style: 
     if gen is None:
         key, after, echo = continue_from(endpoint, body, model, key, prefill_style, memory)
         gen = generate(key, model, max_tokens=min(max_tokens, MAX_TOKENS_CAP), stop=stops,
-                       sampler=_sampler(body, model, key), after=after)
+                       sampler=_sampler(body, model, key, "seed" in supported), after=after)
     style = body.get("fake_usage_style", usage_style)
     if style not in USAGE_STYLES:
         raise BadRequest(f"fake_usage_style must be one of {USAGE_STYLES}")
     return Job(endpoint, model, entry, new_gen_id(), int(time.time()), body.get("stream") is True,
                n_top, endpoint == "completions" and legacy and logprobs_style == "legacy",
-               chars, prompt_tokens, style, gen, calls, echo)
+               chars, prompt_tokens, style, gen, calls, echo, served_by["provider_name"],
+               *_thought(body, entry))
+
+
+def _thought(body: dict, entry: dict) -> tuple[list[str] | None, int]:
+    pieces, tokens, shown = reasoning_for(body, entry)
+    return (pieces if shown else None), tokens
 
 
 def _check_context(entry: dict, prompt_tokens: int, body: dict) -> None:
@@ -221,24 +242,8 @@ def _logprobs(job: Job, lo: int = 0, hi: int | None = None) -> RawJSON | None:
     return chat_logprobs(job.gen, job.n_top, lo, hi)
 
 
-def usage(job: Job, completion_tokens: int | None = None) -> dict:
-    ct = len(job.gen.tokens) if completion_tokens is None else completion_tokens
-    price = job.entry["pricing"]
-    p_cost, c_cost = job.prompt_tokens * float(price["prompt"]), ct * float(price["completion"])
-    if job.usage_style == "no_cost":
-        return {"prompt_tokens": job.prompt_tokens, "completion_tokens": ct, "total_tokens": job.prompt_tokens + ct}
-    return {"prompt_tokens": job.prompt_tokens, "completion_tokens": ct,
-            "total_tokens": job.prompt_tokens + ct, "cost": catalog.cost(job.entry, job.prompt_tokens, ct),
-            "is_byok": False,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": 0},
-            "cost_details": {"upstream_inference_cost": None,
-                             "upstream_inference_prompt_cost": p_cost,
-                             "upstream_inference_completions_cost": c_cost}}
-
-
 def _head(job: Job, obj: str) -> dict:
-    return {"id": job.gen_id, "provider": job.entry["_provider"], "model": job.model,
+    return {"id": job.gen_id, "provider": job.provider or job.entry["_provider"], "model": job.model,
             "object": obj, "created": job.created,
             "system_fingerprint": f"fp_{stable_hash(job.model) % 16**10:010x}"}
 
@@ -251,11 +256,14 @@ def _choice(job: Job, text: str, finish: str | None, logprobs: dict | None,
     elif stream:
         choice["delta"] = {"role": "assistant", "content": text}
     else:
-        choice["message"] = {"role": "assistant", "content": text, "refusal": None,
-                             "reasoning": None}
+        thought = "".join(job.thought) if job.thought else None
+        choice["message"] = {"role": "assistant", "content": text, "refusal": None, "reasoning": thought}
+        if thought:
+            choice["message"]["reasoning_details"] = details(thought)
         if job.tool_calls:  # OpenAI: content null beside the calls
             choice["message"].update(content=None, tool_calls=job.tool_calls)
-    choice.update(finish_reason=finish, native_finish_reason=finish, logprobs=logprobs)
+    choice.update(finish_reason=finish, native_finish_reason=_NATIVE.get(job.provider, {}).get(finish, finish),
+                  logprobs=logprobs)
     return choice
 
 
@@ -280,6 +288,10 @@ def stream_chunks(job: Job) -> Iterator[dict]:
             choice = {"index": 0, "delta": {**delta, "tool_calls": calls}, "finish_reason": None,
                       "native_finish_reason": None, "logprobs": None}
             yield {**head, "choices": [choice]}
+    for piece in job.thought or ():  # reasoning streams before the content
+        delta = {"role": "assistant", "content": "", "reasoning": piece, "reasoning_details": details(piece)}
+        yield {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None,
+                                    "native_finish_reason": None, "logprobs": None}]}
     for i, piece in enumerate([] if job.tool_calls else job.gen.pieces):
         piece = job.echo + piece if i == 0 else piece
         yield {**head, "choices": [_choice(job, piece, None, _logprobs(job, i, i + 1), True)]}
@@ -298,19 +310,3 @@ def error_chunk(job: Job, error: dict) -> dict:
     head = _head(job, "chat.completion.chunk")
     del head["system_fingerprint"]
     return {**head, "error": error, "choices": [choice]}
-
-
-def generation_stats(job: Job, latency_ms: int, streamed: bool, finish: str) -> dict:
-    """``GET /generation`` data for a served job."""
-    return {"id": job.gen_id, "upstream_id": "chatcmpl-" + job.gen_id[-12:],
-            "total_cost": job.cost, "cache_discount": None, "upstream_inference_cost": None,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(job.created)),
-            "model": job.model, "app_id": None, "streamed": streamed, "cancelled": False,
-            "provider_name": job.entry["_provider"], "latency": latency_ms,
-            "moderation_latency": None, "generation_time": latency_ms,
-            "finish_reason": finish, "native_finish_reason": finish,
-            "tokens_prompt": job.prompt_tokens, "tokens_completion": len(job.gen.tokens),
-            "native_tokens_prompt": job.prompt_tokens,
-            "native_tokens_completion": len(job.gen.tokens), "native_tokens_reasoning": 0,
-            "num_media_prompt": None, "num_search_results": None, "origin": "",
-            "usage": job.cost, "is_byok": False}

@@ -13,6 +13,7 @@ _COMMON = ["max_tokens", "temperature", "top_p", "stop", "frequency_penalty",
 _LOGPROBS = ["logprobs", "top_logprobs", "logit_bias"]
 _OPEN = ["top_k", "min_p", "repetition_penalty", "top_a"]
 _TOOLS = ["tools", "tool_choice", "structured_outputs"]
+_REASONING = ["reasoning", "include_reasoning"]
 
 
 def _model(mid: str, name: str, created: int, ctx: int, prompt: str, completion: str,
@@ -62,6 +63,12 @@ _MODELS = [
            "0.0000008", "0.000004", ["max_tokens", "temperature", "top_p", "top_k", "stop",
                                      "tools", "tool_choice"],
            provider="Anthropic", tokenizer="Claude", max_out=8192, moderated=True),
+    # Listed without top_logprobs: the preflight's example of a parameter no provider lists.
+    _model("cohere/command-r-08-2024", "Cohere: Command R (08-2024)", 1724976000, 128000,
+           "0.00000015", "0.0000006", _COMMON + ["logprobs", "tools", "tool_choice"], provider="Cohere",
+           tokenizer="Cohere", max_out=4000),
+    _model("deepseek/deepseek-r1", "DeepSeek: R1", 1737381095, 163840, "0.0000004", "0.000002",
+           _COMMON + _REASONING, provider="DeepInfra", tokenizer="DeepSeek", max_out=163840),
     _model("test/nologprobs", "Test: provider without logprobs", 1700000000, 8192,
            "0.000001", "0.000002", _COMMON, provider="FakeProvider", tokenizer="Other",
            max_out=None),
@@ -75,6 +82,21 @@ _MODELS = [
            provider="OpenAI", tokenizer="Router", max_out=None),
 ]
 _BY_ID = {m["id"]: m for m in _MODELS}
+# Models several providers serve, differing on purpose (OpenRouter's /models lists the union of
+# their parameters; /models/{author}/{slug}/endpoints each one's own): Together ignores seed and
+# gives no logprobs, so a seeded sweep over both providers is reproducible on DeepInfra only.
+_ENDPOINTS: dict[str, list[dict]] = {
+    "meta-llama/llama-3.1-8b-instruct": [
+        {"provider_name": "DeepInfra", "quantization": "bf16", "price": ("0.00000002", "0.00000003"),
+         "supported_parameters": _COMMON + _LOGPROBS + _OPEN + _TOOLS, "throughput": 90, "latency": 0.5},
+        {"provider_name": "Together", "quantization": "fp8", "price": ("0.00000001", "0.00000002"),
+         "supported_parameters": [p for p in _COMMON if p != "seed"] + _OPEN + _TOOLS,
+         "throughput": 140, "latency": 0.3},
+        {"provider_name": "Lambda", "quantization": "fp8", "price": ("0.00000003", "0.00000005"),
+         "supported_parameters": _COMMON + _LOGPROBS, "throughput": 60, "latency": 0.9,
+         "collects_data": True},  # excluded by provider.data_collection "deny"
+    ],
+}
 TEST_MODEL = {"pricing": {"prompt": "0.000001", "completion": "0.000002", "request": "0"},
               "supported_parameters": _COMMON + _LOGPROBS + _OPEN,
               "_provider": "FakeProvider"}
@@ -112,3 +134,30 @@ def list_models(supported: str | None = None) -> list[dict]:
             del pub["_provider"]
             out.append(pub)
     return out
+
+
+def endpoints(model_id: str, entry: dict) -> list[dict]:
+    """The providers serving a model (one, named by the entry, unless _ENDPOINTS lists several)."""
+    if model_id in _ENDPOINTS:
+        return _ENDPOINTS[model_id]
+    price = entry["pricing"]
+    return [{"provider_name": entry["_provider"], "quantization": "unknown",
+             "price": (price["prompt"], price["completion"]),
+             "supported_parameters": entry["supported_parameters"], "throughput": 50, "latency": 1.0}]
+
+
+def endpoints_data(model_id: str) -> dict | None:
+    """``GET /models/{author}/{slug}/endpoints`` data, None for a model not listed."""
+    entry = _BY_ID.get(model_id)
+    if entry is None:
+        return None
+    rows = [{"name": f"{e['provider_name']} | {model_id}", "model_name": entry["name"],
+             "context_length": entry["context_length"],
+             "pricing": {"prompt": e["price"][0], "completion": e["price"][1], "request": "0", "image": "0"},
+             "provider_name": e["provider_name"], "tag": e["provider_name"].lower(),
+             "quantization": e["quantization"], "max_completion_tokens": None, "max_prompt_tokens": None,
+             "supported_parameters": list(e["supported_parameters"]), "status": 0,
+             "uptime_last_30m": 100, "supports_implicit_caching": False}
+            for e in endpoints(model_id, entry)]
+    return {"id": model_id, "name": entry["name"], "created": entry["created"],
+            "description": entry["description"], "architecture": entry["architecture"], "endpoints": rows}

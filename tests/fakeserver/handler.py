@@ -123,10 +123,15 @@ class Handler(BaseHTTPRequestHandler):
             return w.send_json(200, {"data": catalog.list_models(query.get("supported_parameters"))})
         if path in ("/key", "/auth/key"):
             return w.send_json(200, fake.key_info())
+        if path.startswith("/models/") and path.endswith("/endpoints"):
+            data = catalog.endpoints_data(path[len("/models/"):-len("/endpoints")])
+            if data is None:
+                return w.send_json(404, error_body(404, "No endpoints found for this model"))
+            return w.send_json(200, {"data": data})
         if path == "/generation":
             with fake.lock:
-                stats = fake.generations.get(query.get("id", ""))
-            if stats is None:
+                ready_at, stats = fake.generations.get(query.get("id", ""), (0.0, None))
+            if stats is None or time.monotonic() < ready_at:  # OpenRouter: 404 for a few seconds
                 return w.send_json(404, error_body(404, "Generation not found"))
             return w.send_json(200, {"data": stats})
         if path == "/credits":
@@ -159,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
                             usage_style=fake.usage_style, prefill_style=fake.prefill_style,
                             memory=fake.prompts)
         except BadRequest as exc:
-            return w.send_json(400, exc.body)
+            return w.send_json(exc.status, exc.body)
         if job.stream:
             write_stream(w, job, fault, lambda: fake.chunk_delay)
         else:

@@ -3,17 +3,16 @@
 Nothing in the test suite may call a remote host; everything talks to this server
 on 127.0.0.1. It imitates the wire facts in OPENROUTER.md, odd cases included.
 
-Interface::
+Interface (``FakeOpenRouter(latency=0.0, chunk_delay=0.0, require_key=None, chaos=0.0, chaos_seed=0,
+completions_logprobs_style="legacy", usage_style="after_finish", port=0)``)::
 
-    with FakeOpenRouter(latency=0.0, chunk_delay=0.0, require_key=None, chaos=0.0,
-                        chaos_seed=0, completions_logprobs_style="legacy",
-                        usage_style="after_finish", port=0) as srv:
+    with FakeOpenRouter() as srv:
         srv.base_url               # "http://127.0.0.1:<port>/api/v1"
         srv.requests               # list[Recorded], in arrival order
         srv.last                   # the last Recorded
         srv.fail_next(429)         # next completion request gets a realistic 429
         srv.fail_next(Fault.midstream_error(after_chunks=2), count=3)
-        srv.clear()                # forget requests, pending faults, scripts, prompts and max_in_flight
+        srv.clear()                # forget requests, faults, scripts, prompts, max_in_flight
         srv.prefill_style = "echo" # assistant prefill: "continue" (default), "echo", "ignore"
         srv.script_first_token({"Yes": 0.7, "No": 0.3}, ["Yes"] * 7 + ["No"] * 3)
         srv.max_in_flight          # most completion requests being served at once
@@ -22,9 +21,9 @@ Interface::
                                    # completions_logprobs_style, usage_style, key_limit
         srv.port                   # the bound port (``port=0`` picks a free one)
 
-``latency`` is slept before the first byte of every completion response (time to
-first token); ``chunk_delay`` between stream chunks. Both waits, and fault stalls,
-end at once on ``stop()``. ``key_limit`` (USD or None) is what GET /key reports.
+``latency`` is slept before the first byte of every completion response (time to first token);
+``chunk_delay`` between stream chunks; both (and fault stalls) end on ``stop()``. ``key_limit``
+(USD or None) is what GET /key reports.
 
 ``Recorded(method, path, query, headers, body)``: path like "/api/v1/chat/completions",
 query a dict of str, headers with lower-case names, body the parsed JSON object or None.
@@ -41,9 +40,14 @@ when ``seed`` is set or temperature is 0 (streamed or not: same text); fresh
 randomness otherwise. Honoured: temperature (0 = argmax; higher = more varied),
 top_p, top_k, max_tokens / max_completion_tokens (default 16, finish_reason
 "length"), stop (finish_reason "stop"; content is cut exactly at the stop text,
-logprobs keep the token it starts in). Out-of-range values get a 400; other
-parameters (penalties, provider, ...) are accepted and ignored, as OpenRouter drops
-what a provider does not support. Structured output and tools
+logprobs keep the token it starts in). Out-of-range values get a 400; what the serving
+provider does not support (penalties, a seed on Together, ...) is dropped, as on OpenRouter.
+Routing (routing.py, catalog._ENDPOINTS: meta-llama/llama-3.1-8b-instruct has three providers
+that differ on purpose): ``provider`` {order, allow_fallbacks, sort, ignore, quantizations,
+max_price, data_collection, require_parameters} and the ``models`` fallback list are honoured; nothing fitting is
+OpenRouter's 404; GET models/{author}/{slug}/endpoints lists each provider's parameters.
+Reasoning (reasoning.py): deepseek/deepseek-r1 thinks when asked, streamed as delta.reasoning.
+``generation_delay`` (s): GET generation answers 404 until then. Structured output and tools
 (tests/fakeserver/structured.py): ``response_format`` json_schema gets JSON valid for
 the schema (deterministic from model, prompt and seed; prompt markers such as
 ``[fake:wrong_type]`` script invalid JSON / wrong types / missing / extra fields);
@@ -88,10 +92,8 @@ error inside a 200 body; ``test/error-midstream``: mid-stream error chunk).
 ``chaos=p``: each completion request, with probability p (seeded by chaos_seed),
 gets a random 429 (Retry-After: 0), 500, 502, 503, dropped connection, truncated
 JSON, 200-with-error or slow body.
-
-Run standalone: ``python -m tests.fakeserver [--port N] [--latency S]
-[--chunk-delay S] [--chaos P]`` prints ``OPENROUTER_BASE_URL=...`` and serves until
-SIGTERM/SIGINT.
+``python -m tests.fakeserver [--port N] [--latency S] [--chunk-delay S] [--chaos P]`` serves
+standalone (prints ``OPENROUTER_BASE_URL=...``) until SIGTERM/SIGINT.
 """
 from __future__ import annotations
 
@@ -101,7 +103,8 @@ import socket
 import threading
 import time
 
-from tests.fakeserver.bodies import Job, generation_stats
+from tests.fakeserver.accounting import generation_stats
+from tests.fakeserver.bodies import Job
 from tests.fakeserver.continuation import PromptMemory
 from tests.fakeserver.faults import Fault, chaos_fault, fault_for_model
 from tests.fakeserver.handler import PREFIX, Handler, Recorded, Server
@@ -130,7 +133,8 @@ class FakeOpenRouter:
         self.lock = threading.Lock()
         self._faults: collections.deque[Fault] = collections.deque()
         self._chaos_rng = random.Random(chaos_seed)
-        self.generations: dict[str, dict] = {}
+        self.generations: dict[str, tuple[float, dict]] = {}  # id -> (ready at, stats)
+        self.generation_delay = 0.0  # seconds before GET /generation knows an answer, as on OpenRouter
         self._usage = 0.0
         self.stopping = threading.Event()
         self.conns: set[socket.socket] = set()
@@ -239,7 +243,9 @@ class FakeOpenRouter:
             if self._faults:
                 return self._faults.popleft()
         model = body.get("model") if isinstance(body, dict) else None
-        fault = fault_for_model(model) if isinstance(model, str) else None
+        # With a `models` list a failing model is fallen back from (routing.py), not served as a fault.
+        fallbacks = isinstance(body, dict) and bool(body.get("models"))
+        fault = fault_for_model(model) if isinstance(model, str) and not fallbacks else None
         if fault is None and self.chaos > 0:
             with self.lock:
                 if self._chaos_rng.random() < self.chaos:
@@ -251,7 +257,7 @@ class FakeOpenRouter:
         stats = generation_stats(job, int((time.monotonic() - started) * 1000), job.stream, finish)
         with self.lock:
             self._usage += job.cost
-            self.generations[job.gen_id] = stats
+            self.generations[job.gen_id] = (time.monotonic() + self.generation_delay, stats)
 
     def key_info(self) -> dict:
         key = self.require_key or "sk-or-v1-fake0000000000000000key"
@@ -267,32 +273,3 @@ class FakeOpenRouter:
             "is_free_tier": False, "is_management_key": False, "is_provisioning_key": False,
             "expires_at": None, "rate_limit": {"requests": -1, "interval": "10s",
                                                "note": "This field is deprecated"}}}
-
-
-def main(argv: list[str] | None = None) -> None:
-    import argparse
-    import signal
-
-    ap = argparse.ArgumentParser(prog="python -m tests.fakeserver", description=__doc__.split("\n")[0])
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--latency", type=float, default=0.0)
-    ap.add_argument("--chunk-delay", type=float, default=0.0)
-    ap.add_argument("--chaos", type=float, default=0.0)
-    ap.add_argument("--chaos-seed", type=int, default=0)
-    ap.add_argument("--require-key", default=None)
-    ap.add_argument("--completions-logprobs-style", choices=("legacy", "chat"), default="legacy")
-    args = ap.parse_args(argv)
-    srv = FakeOpenRouter(port=args.port, latency=args.latency, chunk_delay=args.chunk_delay,
-                         chaos=args.chaos, chaos_seed=args.chaos_seed, require_key=args.require_key,
-                         completions_logprobs_style=args.completions_logprobs_style).start()
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
-    print(f"OPENROUTER_BASE_URL={srv.base_url}", flush=True)
-    while not done.wait(0.5):  # a plain wait() would delay signal handling on some platforms
-        pass
-    srv.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -142,16 +142,17 @@ def test_fork_a_real_completion_at_position_two(local):
 
 
 def test_a_two_turn_conversation_whose_second_answer_depends_on_the_first(local):
-    """The first answer is sent back as the assistant turn, so the model can read it again: the
-    number it only saw in the conversation comes back in the second answer (and not without it)."""
+    """The first turn (and its answer) is sent back with the second, so the model can read it again:
+    the word it only saw in the conversation comes back in the second answer, and not without it.
+    (A 135M model does not echo digits on request, but it does repeat a word it just said.)"""
     import or_magic
 
-    c = or_magic.chat("e2e", settings=local, endpoint="chat", temperature=0, max_tokens=16)
-    first = c.send("Remember this code: 4721. Reply with the code and nothing else.")
-    second = c.send("What was the code? Reply with the number only.")
+    c = or_magic.chat("e2e", settings=local, endpoint="chat", temperature=0, max_tokens=24)
+    first = c.send("The secret word is banana. Say OK.")
+    second = c.send("What is the secret word?")
     sent = second.runs[0].spec.body()["messages"]
-    assert sent[1] == {"role": "assistant", "content": first.text} and len(sent) == 3
-    assert "4721" in first.text and "4721" in second.text
-    alone = complete("What was the code? Reply with the number only.", settings=local, endpoint="chat",
-                     temperature=0, max_tokens=16)
-    assert "4721" not in alone.text  # it came from the conversation, not from the question
+    assert sent[:2] == [{"role": "user", "content": "The secret word is banana. Say OK."},
+                        {"role": "assistant", "content": first.text}] and len(sent) == 3
+    assert "banana" in second.text.lower()
+    alone = complete("What is the secret word?", settings=local, endpoint="chat", temperature=0, max_tokens=24)
+    assert "banana" not in alone.text.lower()  # it came from the conversation, not from the question

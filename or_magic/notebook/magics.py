@@ -15,7 +15,6 @@ from traitlets import Bool, Float, Int, List, Unicode, validate
 
 from ..core.errors import ConfigError, InvalidOption, ORMagicError
 from ..core.settings import Settings
-from .chats import cell_id, chat_line, chats_line, panel_cell
 from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
@@ -93,6 +92,8 @@ class OpenRouterMagics(Magics):
         try:
             options = parse_line(line)
             if options.in_conversation:
+                from .chats import cell_id  # conversations load only when a cell has one
+
                 options.cell = cell_id(self.shell)  # a re-run of this cell replaces the turn it made
             if options.widgets:
                 return self._panel(cell.rstrip("\r\n"), options)
@@ -120,6 +121,8 @@ class OpenRouterMagics(Magics):
         )
 
         if options.in_conversation:
+            from .chats import panel_cell
+
             options.cell = panel_cell(self.shell)  # each panel run replaces the panel's turn
 
         return Panel(prompt, options, self.settings(), self.shell.user_ns, out=options.out,
@@ -148,8 +151,12 @@ class OpenRouterMagics(Magics):
 
                 return history(**parse_filters(rest), settings=self.settings())
             if command == "chat":
+                from .chats import chat_line
+
                 return chat_line(rest)
             if command == "chats":
+                from .chats import chats_line
+
                 return chats_line()
         except (InvalidOption, ConfigError) as exc:
             raise UsageError(str(exc)) from None

@@ -29,7 +29,6 @@ from ..core.errors import InvalidOption
 from ..core.params import PARAMS, Param, check_params
 from .prompt import Row, fill_template, row_fields, template_fields
 from .request import Plan
-from .schema import STRUCTURED_OUTPUTS_HINT
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
@@ -61,6 +60,8 @@ def param_values(param: Param, given: Any, shown: str | None = None) -> list[Any
 def python_values(name: str, value: Any) -> list[Any]:
     """The checked values of a parameter given from Python by its wire name (a list is an axis)."""
     if name == "structured_outputs":  # a capability flag in the catalogue, not a body field
+        from .schema import STRUCTURED_OUTPUTS_HINT
+
         raise InvalidOption(STRUCTURED_OUTPUTS_HINT.replace("--structured-outputs", "structured_outputs=")
                             .replace("--schema SPEC", "schema=SPEC").replace("--schema '", "schema='"))
     if name not in PARAMS:

@@ -1,6 +1,6 @@
 """OpenRouterMagics: `%%openrouter` (prompt a model) and `%openrouter` (models, key).
 
-Thin by design: parse the line (options.py), call the API (api.py), store the result.  Bad
+Thin by design: parse the line (options.py), call the API (api/), store the result.  Bad
 input becomes a one-line UsageError before anything is sent; API failures propagate so the
 cell fails and Run-All / nbval notice.
 """

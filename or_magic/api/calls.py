@@ -29,6 +29,7 @@ from ..run.preflight import enforce, preflight_notes
 from ..run.request import Plan, Run
 from ..run.runner import RunHook, plan_runs, run_sequentially
 from ..run.turns import close_slot, open_slot, shorten_after_refusal
+from ..wire.catalogue import listing
 from ..wire.pool import ClientPool
 from ..wire.stream import StreamCancelled, TextHook
 from .checks import check_extra, check_sendable, checked_schema, routed_fields
@@ -277,5 +278,4 @@ def load_conversation(run_id: int, name: str, settings: Settings) -> Conversatio
 def _slot(prompt: str, options: CallOptions, settings: Settings) -> tuple[Slot | None, list[str]]:
     return open_slot(prompt, options, settings.model,
                      load=lambda run_id, name: load_conversation(run_id, name, settings),
-                     catalogue=lambda: client_for(settings).get("/models").get("data") or [],
-                     cache_key=settings.resolved_base_url())
+                     catalogue=lambda: listing(client_for(settings)))

@@ -92,7 +92,9 @@ class OpenRouterMagics(Magics):
         try:
             options = parse_line(line)
             if options.in_conversation:
-                from .chats import cell_id  # conversations load only when a cell has one
+                from .chats import (
+                    cell_id,  # conversations load only when a cell has one
+                )
 
                 options.cell = cell_id(self.shell)  # a re-run of this cell replaces the turn it made
             if options.widgets:
@@ -136,7 +138,9 @@ class OpenRouterMagics(Magics):
             if command == "models":
                 found = api.models(rest.strip() or None, self.settings())
                 if found.empty and rest.strip():  # not an empty table with a bare header
-                    total = len(api.models(None, self.settings()))  # a second request, only when nothing matched
+                    from ..wire.catalogue import listing
+
+                    total = len(listing(api.client_for(self.settings())))  # the kept catalogue, not a new request
                     print(f"no model matches {rest.strip()!r} among the {total} models of "
                           f"{self.settings().resolved_base_url()}; try fewer words, or %openrouter models for all")
                     return None

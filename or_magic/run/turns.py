@@ -8,7 +8,7 @@ come in as callables, so this layer stays below the store and the client pool.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..core.errors import ORMagicError
 from .call import CallOptions
@@ -23,16 +23,16 @@ from .conversation import (
 from .request import Run
 
 Loader = Callable[[int, str], Conversation]  # (run id, name) → the conversation ending at that run
-Catalogue = Callable[[], Sequence[Any]]  # the server's /models data
-
-_context_lengths: dict[str, dict[str, int]] = {}  # server (base URL) → model id → context length
+# model id → its /models entry: the catalogue wire/catalogue.py keeps per server (one request for the
+# preflight, the budget and the context lengths alike)
+Catalogue = Callable[[], Mapping[str, Any]]
 _ANSWER_LIMITS = ("max_tokens", "max_completion_tokens")
 # How OpenRouter, OpenAI, vLLM and llama.cpp word a request longer than the model's context.
 _TOO_LONG = re.compile(r"context (length|size|window)|maximum context|too many tokens|prompt is too long", re.I)
 
 
-def open_slot(prompt: str, options: CallOptions, default_model: str, *, load: Loader, catalogue: Catalogue,
-              cache_key: str) -> tuple[Slot | None, list[str]]:
+def open_slot(prompt: str, options: CallOptions, default_model: str, *, load: Loader,
+              catalogue: Catalogue) -> tuple[Slot | None, list[str]]:
     """Where this call goes in its conversation (None outside one), with the turns it is sent:
     the oldest are dropped, with a note, past `--max-history` or the model's context length."""
     if not options.in_conversation:
@@ -47,7 +47,7 @@ def open_slot(prompt: str, options: CallOptions, default_model: str, *, load: Lo
         slot.system = options.system or None  # --system '' removes it
     reasons = [f"--max-history {options.max_history}"] if slot.dropped else []
     if slot.context:
-        limit = context_length(options.models or [default_model], catalogue, cache_key)
+        limit = context_length(options.models or [default_model], catalogue)
         before = slot.dropped
         reserve = max([v for n in _ANSWER_LIMITS for v in options.params.get(n, []) if v] or [0])
         fit_context(slot, slot.system, prompt, limit, reserve)
@@ -56,19 +56,14 @@ def open_slot(prompt: str, options: CallOptions, default_model: str, *, load: Lo
     return slot, [dropped_note(slot, " and ".join(reasons))] if reasons else []
 
 
-def context_length(model_ids: Sequence[str], catalogue: Catalogue, cache_key: str) -> int | None:
-    """The smallest context length /models gives for these models (None: unknown), asked once
-    per server."""
-    known = _context_lengths.get(cache_key)
-    if known is None:
-        try:
-            data = list(catalogue())
-        except ORMagicError:  # a server without /models: the turns are sent as they are
-            data = []
-        known = _context_lengths[cache_key] = {
-            m["id"]: m["context_length"] for m in data
-            if isinstance(m, dict) and isinstance(m.get("context_length"), int) and m.get("id")}
-    lengths = [known[m] for m in model_ids if m in known]
+def context_length(model_ids: Sequence[str], catalogue: Catalogue) -> int | None:
+    """The smallest context length the catalogue gives for these models (None: unknown)."""
+    try:
+        listed = catalogue()
+    except ORMagicError:  # a server without /models: the turns are sent as they are
+        return None
+    lengths = [listed[m]["context_length"] for m in model_ids
+               if isinstance(listed.get(m), dict) and isinstance(listed[m].get("context_length"), int)]
     return min(lengths) if lengths else None
 
 

@@ -178,13 +178,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if to_send:
         _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
     if len(plan.runs) > 1:
-        from ..run.parallel import run_concurrently
-
-        if to_send:  # every run answered from the cache needs neither a key nor a connection
-            ensure_key(settings.api_key_env, needed=settings.needs_key())
-            notes += run_concurrently(settings, to_send, concurrency=options.concurrency,
-                                      max_cost=options.max_cost, on_done=on_done, progress=progress,
-                                      record=record)
+        notes += send_concurrently(settings, to_send, record, concurrency=options.concurrency,
+                                   max_cost=options.max_cost, on_done=on_done, progress=progress)
         close_slot(slot, plan.runs, notes)
         return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
                       schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
@@ -256,15 +251,23 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
         if len(to_send) == 1:
             run_sequentially(client_for(settings), Plan(runs=to_send), record)
             return notes
-        from ..run.parallel import run_concurrently
-
-        if not to_send:
-            return notes
-        ensure_key(settings.api_key_env, needed=settings.needs_key())
-        return notes + run_concurrently(settings, to_send, concurrency=concurrency, progress=progress,
-                                        record=record)
+        return notes + send_concurrently(settings, to_send, record, concurrency=concurrency, progress=progress)
 
     return execute_plan
+
+
+def send_concurrently(settings: Settings, runs: Sequence[Run], record: RunHook | None, *,
+                      concurrency: int | None = None, max_cost: float | None = None,
+                      on_done: RunHook | None = None, progress: bool = True) -> list[str]:
+    """Send several runs at once (parallel.py), each recorded as it finishes; returns the notes.
+    Runs all answered from the cache need neither a key nor a connection."""
+    if not runs:
+        return []
+    from ..run.parallel import run_concurrently
+
+    ensure_key(settings.api_key_env, needed=settings.needs_key())
+    return run_concurrently(settings, runs, concurrency=concurrency, max_cost=max_cost, on_done=on_done,
+                            progress=progress, record=record)
 
 
 # --- conversations (run/conversation.py; the magic's --chat cells share them) ------------------

@@ -4,6 +4,7 @@ widgets are thin layers over it.  It may import every layer but notebook.
     calls.py    one call: check, plan, send (sequentially or concurrently), record, collect
     checks.py   what is refused before anything is sent
     chats.py    conversations from Python (`chat()`, `Chat`)
+    mapping.py  `map_rows`: a prompt over a DataFrame partition's rows (Dask's map_partitions)
     catalog.py  the server's models, a model's providers (endpoints) and the key's limits
 """
 

@@ -145,3 +145,19 @@ def test_each_partition_records_to_its_own_file_and_a_rerun_finds_it(server, tmp
     assert partition_identity(first, PROMPT, OPTIONS) != partition_identity(first, PROMPT, {**OPTIONS, "seed": 1})
     assert partition_identity(first, PROMPT, OPTIONS) != partition_identity(first, PROMPT + ".", OPTIONS)
     assert partition_identity(first, PROMPT, OPTIONS) == partition_identity(first.copy(), PROMPT, OPTIONS)
+
+
+def test_a_partition_history_reads_back_with_history_and_or_magic_never_imports_dask(server, tmp_path):
+    import ast
+
+    or_magic.map_rows(frame(2), PROMPT, history_dir=str(tmp_path), **OPTIONS)
+    (path,) = tmp_path.glob("map-*.db")
+    past = or_magic.history(settings=or_magic.Settings(history_path=str(path)))
+    assert len(past) == 2 and past["error"].fillna("").eq("").all()  # the compact view shows no error as ""
+    # dask is an optional extra: map_rows runs on a worker that has it, but nothing here imports it
+    package = Path(or_magic.__file__).parent
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(name.split(".")[0] in ("dask", "distributed") for name in names), source

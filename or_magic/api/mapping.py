@@ -90,14 +90,8 @@ def map_rows(df: "pd.DataFrame", prompt: str, *, history_dir: str | None = None,
         for name, dtype in dtypes.items():
             out[name] = pd.Series([], dtype=dtype, index=df.index)
         return out
-    settings = _partition_settings(options.get("settings"), history_dir, partition_identity(df, prompt, options))
-    call = {"stream": False, "yes": True, "progress": False, **options, "settings": settings}
-    # RESUME: once complete() can resume (`resume=True`: re-send only the runs with no finished row
-    # in the history), it goes here, with this partition's history file (named by
-    # partition_identity) as the place its finished rows are found:
-    #     result = sweep(template, sweep_vars={ROW: df}, resume=True, **call)
-    result = sweep(template, sweep_vars={ROW: df}, **call)
-    columns = _result_values(result, len(df))
+    result = send_partition(template, df, options, history_file(history_dir, partition_identity(df, prompt, options)))
+    columns = _result_values(result, len(df), metrics=prefix + "mean_logprob" in dtypes)
     for name, dtype in dtypes.items():
         out[name] = pd.Series(columns[name[len(prefix):]], dtype=dtype, index=df.index)
     return out
@@ -194,22 +188,30 @@ def _check_options(options: dict[str, Any]) -> None:
                             "so give history_dir= (a folder) instead")
 
 
-def _partition_settings(settings: Settings | None, folder: str | None, identity: str) -> Settings:
-    settings = settings or Settings()
-    if not settings.history:
-        return settings
-    return settings.with_overrides(history_path=str(history_file(folder, identity)))
+def send_partition(template: str, df: "pd.DataFrame", options: dict[str, Any], history: Path) -> Any:
+    """The partition's one sweep, recorded to `history` (its own file; none with settings.history off).
+
+    RESUME goes here and only here: once `complete()` can resume (`resume=True`: send only the runs
+    that have no finished row in the history), this call passes `resume=True`; the partition's
+    identity is already in the file name, so a re-run partition opens the file its finished rows are
+    in, and the runs are planned in row order each time (run i = row i)."""
+    settings = options.get("settings") or Settings()
+    if settings.history:
+        settings = settings.with_overrides(history_path=str(history))
+    call = {"stream": False, "yes": True, "progress": False, **options, "settings": settings}
+    return sweep(template, sweep_vars={ROW: df}, **call)
 
 
-def _result_values(result: Any, rows: int) -> dict[str, list[Any]]:
+def _result_values(result: Any, rows: int, metrics: bool) -> dict[str, list[Any]]:
     """Each result column's values in row order (the runs are planned one per row, in order)."""
     runs = sorted(result.runs, key=lambda run: run.index)
     if len(runs) != rows:  # _check_options makes this impossible; never hand back misaligned rows
         raise InvalidOption(f"map_rows: {len(runs)} runs for {rows} rows; give one value per option")
     values: dict[str, list[Any]] = {name: [run.field(name) for run in runs] for name in RESULT_DTYPES}
-    frame = result.df.sort_values("run")
-    for name in METRIC_DTYPES:
-        values[name] = [_plain(v) for v in frame[name]] if name in frame.columns else [None] * rows
+    if metrics:  # the runs table computes them (analysis/metrics.py); built only when asked for
+        frame = result.df.sort_values("run")
+        for name in METRIC_DTYPES:
+            values[name] = [_plain(v) for v in frame[name]] if name in frame.columns else [None] * rows
     if result.schema is not None:
         from ..analysis.structured import parsed
 

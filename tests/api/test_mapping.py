@@ -58,6 +58,18 @@ def test_rows_keep_index_order_and_input_columns_and_gain_the_result_columns(ser
         assert sent[prompt] == row.text, label
 
 
+def test_duplicate_index_labels_keep_each_row_its_own_answer(server, tmp_path):
+    df = pd.DataFrame({"city": ["a", "b", "c", "d"], "n": [1, 2, 3, 4]}, index=[5, 5, 1, 5])
+    out = or_magic.map_rows(df, "{city}:{n}", history_dir=str(tmp_path), concurrency=4, **OPTIONS)
+    assert list(out.index) == [5, 5, 1, 5] and out["city"].tolist() == ["a", "b", "c", "d"]
+    assert out["text"].nunique() == 4  # four prompts, four different answers: a swap would show
+    # the fake server's temperature-0 answer depends on the prompt only: each row's answer is the
+    # one a lone complete() of that row's prompt gets
+    for (_, row), text in zip(df.iterrows(), out["text"]):
+        assert or_magic.complete(f"{row.city}:{row.n}", settings=or_magic.Settings(history=False),
+                                 stream=False, **OPTIONS).text == text
+
+
 def test_a_failed_row_is_a_row_with_its_error_not_an_exception(server, tmp_path):
     df = frame(4)
     server.fail_next(400)  # concurrency 1: the first row's request is the one that fails

@@ -173,3 +173,26 @@ def test_a_partition_history_reads_back_with_history_and_or_magic_never_imports_
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(name.split(".")[0] in ("dask", "distributed") for name in names), source
+
+
+def test_partitions_in_threads_of_one_process_each_get_their_rows_and_their_file(server, tmp_path):
+    # a Dask worker with several threads runs several partitions at once in one process
+    from concurrent.futures import ThreadPoolExecutor
+
+    server.latency = 0.02
+    frames = [frame(8, start=8 * i) for i in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        outs = list(pool.map(lambda f: or_magic.map_rows(f, PROMPT, history_dir=str(tmp_path), concurrency=2,
+                                                         **OPTIONS), frames))
+    for f, out in zip(frames, outs):
+        assert list(out.index) == list(f.index) and out["error"].isna().all()
+    assert len(completions(server)) == 24 and len(list(tmp_path.glob("map-*.db"))) == 3
+    assert server.max_in_flight <= 3 * 2  # in flight: threads × concurrency, as README says
+
+
+def test_the_result_columns_are_the_runs_tables():
+    from or_magic.analysis.frames import RUN_COLUMNS
+    from or_magic.analysis.metrics import METRIC_COLUMNS
+    from or_magic.api.mapping import METRIC_DTYPES
+
+    assert list(RESULT_DTYPES) == RUN_COLUMNS and list(METRIC_DTYPES) == METRIC_COLUMNS

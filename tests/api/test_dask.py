@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -24,6 +25,10 @@ def where_or_magic_is() -> str:  # run on each worker
 def test_map_partitions_on_a_local_cluster_with_two_worker_processes(server, tmp_path, monkeypatch):
     # The workers are spawned subprocesses: PYTHONPATH must be in the environment they start with
     # (Nanny's env= is applied only after the interpreter has started), the rest may come by env=.
+    # multiprocessing's spawn reads __main__.__spec__; an IPython shell started by an earlier test
+    # leaves its own __main__ module there, which has none (a notebook's __main__ has one)
+    if not hasattr(sys.modules["__main__"], "__spec__"):
+        monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     server.latency = 0.05  # each partition takes a little while (~0.15 s), so both workers get partitions
     pdf = pd.DataFrame({"city": [f"city{i}" for i in range(40)], "n": range(40)}, index=range(100, 140))

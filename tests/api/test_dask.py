@@ -25,8 +25,8 @@ def where_or_magic_is() -> str:  # run on each worker
 def test_map_partitions_on_a_local_cluster_with_two_worker_processes(server, tmp_path, monkeypatch):
     # The workers are spawned subprocesses: PYTHONPATH must be in the environment they start with
     # (Nanny's env= is applied only after the interpreter has started), the rest may come by env=.
-    # multiprocessing's spawn reads __main__.__spec__; an IPython shell started by an earlier test
-    # leaves its own __main__ module there, which has none (a notebook's __main__ has one)
+    # multiprocessing's spawn reads __main__.__spec__; IPython's reset() (which an earlier test's
+    # shell fixture calls) leaves the shell's __main__ module without one
     if not hasattr(sys.modules["__main__"], "__spec__"):
         monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))

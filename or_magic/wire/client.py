@@ -1,8 +1,9 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py, the only modules that import httpx.  `Client` (sync: single runs, streams,
-/models, /key) and `AsyncClient` (sweeps) share one base: the key, the headers, how an attempt is
-judged and the retry decision; only the send loop exists twice, once per I/O style.  Everything
+With stream_reader.py and body_reader.py, the only modules that import httpx.  `Client` (sync:
+single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
+headers, how an attempt is judged and the retry decision; only the send loop exists twice, once
+per I/O style.  Everything
 the server says goes through answers.py, which turns an error status, an error body inside an
 HTTP 200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions
 become `TransportError`s here.  The key is scrubbed from any server text.
@@ -24,6 +25,7 @@ from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
 from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
+from .body_reader import Body, aread_body, read_body
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
@@ -203,7 +205,9 @@ class Client(ClientBase):
         raise AssertionError("unreachable")
 
     def _attempt(self, request: httpx.Request, stream: bool) -> Attempt:
-        """One request; a successful stream is returned unread, for read_stream to consume."""
+        """One request; a successful stream is returned unread, for read_stream to consume.  Any
+        other body is read under the `timeout` and `deadline` clocks (body_reader.py)."""
+        started = time.monotonic()
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -211,12 +215,10 @@ class Client(ClientBase):
         if stream and response.status_code < 300:
             return Attempt(response, None, None, {})
         try:
-            response.read()
+            body = read_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        finally:  # also on Ctrl-C: give the connection back before leaving
-            response.close()
-        return self._judged(response)
+        return self._judged(body.response(response))
 
 
 class AsyncClient(ClientBase):
@@ -257,17 +259,16 @@ class AsyncClient(ClientBase):
         raise AssertionError("unreachable")
 
     async def _attempt(self, request: httpx.Request) -> Attempt:
+        started = time.monotonic()
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             return self._send_failed(exc)
         try:
-            await response.aread()
+            body = await aread_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        finally:
-            await response.aclose()
-        return self._judged(response)
+        return self._judged(body.response(response))
 
     def _throttled(self) -> Any:
         return self.throttle.attempt() if self.throttle is not None else _Unthrottled()

@@ -37,12 +37,13 @@ RetryNotice = Callable[[str], None]
 class Attempt(NamedTuple):
     """One request's outcome."""
 
-    response: "httpx.Response | None"  # the answer, read whole (a stream: unread)
+    response: "httpx.Response | None"  # the answer's head; its body is `content` (a stream: unread)
     failure: "Exception | None"  # no usable answer: why
     status: int | None  # the status to judge a retry by; None when the answer is usable or final
     error: dict[str, Any]  # the answer's error fields
     data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
     final: bool = False  # never worth another attempt (the request itself cannot be sent)
+    content: bytes = b""  # the whole body, read under the clocks of body_reader.py
 
 
 def _stderr_notice(message: str) -> None:
@@ -94,16 +95,16 @@ class ClientBase:
             raise TimeoutError(_timeout_text(self.settings, exc)) from None
         return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
 
-    def _judged(self, response: httpx.Response) -> Attempt:
+    def _judged(self, response: httpx.Response, body: bytes) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
-        content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
+        content = scrub_bytes(body, self._key)  # nothing kept from here may hold the key
         if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
             return Attempt(response, redirect_error(response.status_code, response.headers, self.base_url,
                                                     self._key), None, {}, final=True)
         if response.status_code >= 400:
-            return Attempt(response, None, response.status_code, error_fields(content))
+            return Attempt(response, None, response.status_code, error_fields(content), content=body)
         status, error, data = unusable_ok(content)
-        return Attempt(response, None, status, error, data)
+        return Attempt(response, None, status, error, data, content=body)
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""
@@ -132,7 +133,7 @@ class ClientBase:
         response = outcome.response
         assert response is not None  # _final raised otherwise
         try:
-            return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+            return check_answer(response.status_code, response.headers, outcome.content, self._key, outcome.data)
         except AuthError as exc:
             raise self.explained(exc)
 
@@ -183,6 +184,8 @@ class Client(ClientBase):
         """POST a streamed completion, calling `on_text` with each new piece of text; returns the
         assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
         outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        if outcome.response.status_code >= 300:  # type: ignore[union-attr]  # an error, read whole already
+            return self._answer(outcome)
         try:
             return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
         except AuthError as exc:
@@ -218,7 +221,7 @@ class Client(ClientBase):
             body = read_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        return self._judged(body.response(response))
+        return self._judged(response, body.content())
 
 
 class AsyncClient(ClientBase):
@@ -268,7 +271,7 @@ class AsyncClient(ClientBase):
             body = await aread_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        return self._judged(body.response(response))
+        return self._judged(response, body.content())
 
     def _throttled(self) -> Any:
         return self.throttle.attempt() if self.throttle is not None else _Unthrottled()

@@ -33,8 +33,8 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
     """
     if response.status_code >= 400 or response.headers.get("content-type", "").startswith("application/json"):
         # An error, or a server that does not stream: one plain body, under the same clocks.
-        response = read_body(response, Body(settings, time.monotonic())).response(response)
-        return check_answer(response.status_code, response.headers, response.content, key)
+        content = read_body(response, Body(settings, time.monotonic())).content()
+        return check_answer(response.status_code, response.headers, content, key)
     assembler = StreamAssembler()
     failure: BaseException | None = None
     try:

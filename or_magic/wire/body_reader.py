@@ -23,6 +23,7 @@ again and take as long, and each retry would restart the clock (`max_retries + 1
 from __future__ import annotations
 
 import time
+
 import httpx
 
 from ..core import jsonbody
@@ -64,22 +65,24 @@ class Body:
             return False
         self._pieces.append(piece)
         if now - self._started > self._settings.deadline:
-            self._late = True  # judged in response(): this piece may have completed the answer
+            self._late = True  # judged in content(): this piece may have completed the answer
             return False
         return True
 
     def content(self) -> bytes:
         """The whole body; raises the TimeoutError of a clock that fired.
 
-        Raised here, not while reading, so no frame of the traceback holds a raw piece (which
-        could hold a key the server echoed)."""
-        pieces = self._pieces
-        content = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        if self._failure is None and self._late and not _whole_json(content):
+        Raised here, from a frame with no raw bytes in its locals, not while reading: no frame
+        a verbose traceback shows holds a piece (which could hold a key the server echoed)."""
+        if self._failure is None and self._late and not _whole_json(self._joined()):
             self._failure = over_deadline(self._settings)
         if self._failure is not None:
             raise self._failure
-        return content
+        return self._joined()
+
+    def _joined(self) -> bytes:
+        pieces = self._pieces
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def read_body(head: httpx.Response, body: Body) -> Body:

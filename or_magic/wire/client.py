@@ -3,10 +3,9 @@
 With stream_reader.py and body_reader.py, the only modules that import httpx.  `Client` (sync:
 single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
 headers, how an attempt is judged and the retry decision; only the send loop exists twice, once
-per I/O style.  Everything
-the server says goes through answers.py, which turns an error status, an error body inside an
-HTTP 200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions
-become `TransportError`s here.  The key is scrubbed from any server text.
+per I/O style.  Everything the server says goes through answers.py, which turns an error status,
+an error body inside an HTTP 200, or a choice that finished with "error" into an `APIError`;
+httpx's own exceptions become `TransportError`s here.  The key is scrubbed from any server text.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ class Attempt(NamedTuple):
     error: dict[str, Any]  # the answer's error fields
     data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
     final: bool = False  # never worth another attempt (the request itself cannot be sent)
-    content: bytes = b""  # the whole body, read under the clocks of body_reader.py
+    content: bytes = b""  # the whole body (read under the clocks of body_reader.py), without the key
 
 
 def _stderr_notice(message: str) -> None:
@@ -95,16 +94,16 @@ class ClientBase:
             raise TimeoutError(_timeout_text(self.settings, exc)) from None
         return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
 
-    def _judged(self, response: httpx.Response, body: bytes) -> Attempt:
+    def _judged(self, response: httpx.Response, content: bytes) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
-        content = scrub_bytes(body, self._key)  # nothing kept from here may hold the key
+        content = scrub_bytes(content, self._key)  # rebound: no Attempt, repr or frame here keeps the key
         if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
             return Attempt(response, redirect_error(response.status_code, response.headers, self.base_url,
                                                     self._key), None, {}, final=True)
         if response.status_code >= 400:
-            return Attempt(response, None, response.status_code, error_fields(content), content=body)
+            return Attempt(response, None, response.status_code, error_fields(content), content=content)
         status, error, data = unusable_ok(content)
-        return Attempt(response, None, status, error, data, content=body)
+        return Attempt(response, None, status, error, data, content=content)
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""

@@ -118,3 +118,37 @@ def test_a_compressed_body_is_decoded_once(monkeypatch):
 
     client = Client(Settings(base_url="http://127.0.0.1:9/api/v1"), transport=httpx.MockTransport(handler))
     assert _text(client.complete("chat", BODY)) == "zipped"
+
+
+class _Trickle(httpx.SyncByteStream):
+    """A body that arrives a piece at a time, each after a pause."""
+
+    def __init__(self, pieces: list[bytes], pause: float) -> None:
+        self.pieces, self.pause = pieces, pause
+
+    def __iter__(self):
+        for piece in self.pieces:
+            time.sleep(self.pause)
+            yield piece
+
+
+def test_a_deadline_failure_keeps_an_echoed_key_out_of_every_frame(monkeypatch):
+    # Under %xmode Verbose every frame's locals are shown: none may hold the raw pieces.
+    key = "sk-or-v1-echoedkey000000000000000000000000000000000000000000000000000"
+    monkeypatch.setenv("OPENROUTER_API_KEY", key)
+    pieces = [b'{"choices": [{"message": {"content": "', key.encode(), b'"', b'}}]}']
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=_Trickle(pieces, 0.15))
+
+    client = Client(Settings(base_url="http://127.0.0.1:9/api/v1", deadline=0.2),
+                    transport=httpx.MockTransport(handler))
+    with pytest.raises(TimeoutError, match=r"\(deadline\)") as err:
+        client.complete("chat", BODY)
+    assert err.value.__context__ is None
+    tb = err.value.__traceback__.tb_next  # from complete() inwards (this test's frame holds the key)
+    assert tb is not None
+    while tb is not None:
+        for name, value in tb.tb_frame.f_locals.items():
+            assert key not in repr(value), f"{tb.tb_frame.f_code.co_name}: {name}"
+        tb = tb.tb_next

@@ -32,8 +32,8 @@ class OpenRouterMagics(Magics):
     api_key_env = Unicode(_DEFAULTS.api_key_env, help="environment variable that holds the API key"
                           ).tag(config=True)
     timeout = Float(_DEFAULTS.timeout, help="seconds to wait for (more of) an answer").tag(config=True)
-    deadline = Float(_DEFAULTS.deadline, help="most seconds one streamed run may take in all (keep-alives "
-                     "do not extend it)").tag(config=True)
+    deadline = Float(_DEFAULTS.deadline, help="most seconds one request, streamed or not, may take in all "
+                     "(keep-alives do not extend it)").tag(config=True)
     connect_timeout = Float(_DEFAULTS.connect_timeout, help="seconds to wait for a connection").tag(config=True)
     max_retries = Int(_DEFAULTS.max_retries, help="retries of 408/429/5xx and connection errors").tag(config=True)
     concurrency = Int(_DEFAULTS.concurrency, help="requests in flight at once in a sweep").tag(config=True)

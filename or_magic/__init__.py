@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core import __version__
 
-__all__ = ["complete", "sweep", "chat", "chats", "Chat", "compare", "models", "endpoints", "key_info", "history",
+__all__ = ["complete", "sweep", "resume", "sweeps", "chat", "chats", "Chat", "compare", "models", "endpoints", "key_info", "history",
            "panel", "Result", "Settings",
            "ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
            "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped",
@@ -33,7 +33,7 @@ __all__ = ["complete", "sweep", "chat", "chats", "Chat", "compare", "models", "e
 
 if TYPE_CHECKING:
     from .analysis.result import Result, compare
-    from .api import Chat, chat, complete, endpoints, key_info, models, sweep
+    from .api import Chat, chat, complete, endpoints, key_info, models, resume, sweep, sweeps
     from .core.errors import (
         APIError,
         AuthError,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 _ERRORS = ("ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
            "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped")
 # Public name → the module that defines it, imported on first use.
-_LAZY = {"complete": "api", "sweep": "api", "models": "api", "endpoints": "api", "key_info": "api", "chat": "api",
+_LAZY = {"complete": "api", "sweep": "api", "resume": "api", "sweeps": "api", "models": "api", "endpoints": "api", "key_info": "api", "chat": "api",
          "Chat": "api", "chats": "run.conversation", "history": "store.history_query",
          "compare": "analysis.result", "Result": "analysis.result", "Settings": "core.settings",
          "panel": "notebook.widgets", **{name: "core.errors" for name in _ERRORS}}

@@ -2,6 +2,7 @@
 widgets are thin layers over it.  It may import every layer but notebook.
 
     calls.py    one call: check, plan, send (sequentially or concurrently), record, collect
+    resuming.py a sweep's id and recorded plan; --resume and `resume(id)` send only what is missing
     checks.py   what is refused before anything is sent
     chats.py    conversations from Python (`chat()`, `Chat`)
     catalog.py  the server's models, a model's providers (endpoints) and the key's limits
@@ -20,6 +21,7 @@ from .calls import (
 )
 from .catalog import KEY_FIELDS, endpoints, key_info, models
 from .chats import Chat, chat
+from .resuming import resume, sweeps
 
 __all__ = ["complete", "sweep", "chat", "Chat", "models", "endpoints", "key_info", "client_for", "client_pool", "prepare",
-           "run_call", "executor_for", "KEY_FIELDS"]
+           "run_call", "executor_for", "KEY_FIELDS", "resume", "sweeps"]

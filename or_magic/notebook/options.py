@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-cost", type=float, metavar="USD",
                        help="refuse a sweep whose worst case costs more; stop launching runs once spent")
     sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
+    sweep.add_argument("--resume", nargs="?", const=True, default=False, metavar="SWEEP_ID",
+                       help="finish an interrupted sweep of this cell: send only the runs with no successful row "
+                            "in the history (failed, cancelled and budget-skipped runs are sent again) and show "
+                            "them all, old and new; alone, the newest sweep of the same runs; SWEEP_ID names "
+                            "one (%%openrouter sweeps lists them)")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
@@ -150,7 +155,8 @@ def parse_line(line: str) -> CallOptions:
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
                        schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
                        schema_multi=ns.schema_multi is not None,
-                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history).check()
+                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history,
+                       resume=ns.resume).check()
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}

@@ -2,7 +2,8 @@
 widgets are thin layers over it.  It may import every layer but notebook.
 
     calls.py    one call: check, plan, send (sequentially or concurrently), record, collect
-    resuming.py a sweep's id and recorded plan; --resume and `resume(id)` send only what is missing
+    resuming.py a sweep's id and recorded plan, recorded before sending; --resume sends only what is missing
+    sweeps.py   `resume(id)` from the recorded plan alone, `sweeps()` lists them
     checks.py   what is refused before anything is sent
     chats.py    conversations from Python (`chat()`, `Chat`)
     catalog.py  the server's models, a model's providers (endpoints) and the key's limits
@@ -21,7 +22,7 @@ from .calls import (
 )
 from .catalog import KEY_FIELDS, endpoints, key_info, models
 from .chats import Chat, chat
-from .resuming import resume, sweeps
+from .sweeps import resume, sweeps
 
 __all__ = ["complete", "sweep", "chat", "Chat", "models", "endpoints", "key_info", "client_for", "client_pool", "prepare",
            "run_call", "executor_for", "KEY_FIELDS", "resume", "sweeps"]

@@ -145,6 +145,9 @@ def parse_line(line: str) -> CallOptions:
                             f"%%openrouter {ns.chat} --chat [NAME]")
     if ns.chat is not None and not ns.chat.strip():
         raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
+    if isinstance(ns.resume, str) and "/" in ns.resume and not ns.models:
+        raise InvalidOption(f"--resume {ns.resume}: that looks like a model id; the model goes first: "
+                            f"%%openrouter {ns.resume} ... --resume [SWEEP_ID]")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     routing, reasoning, strict = routing_options({k: v for k, v in vars(ns).items()
                                                   if k in CALL_KEYWORDS and v not in (None, False)})

@@ -75,11 +75,16 @@ def differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str
             continue
         then, current = recorded.get(key), now.get(key)
         if key == "params" and isinstance(then, dict) and isinstance(current, dict):
-            found += [f"{name}: {shown(then.get(name))} then, {shown(current.get(name))} now"
+            found += [f"{name}: {shown(_one(then.get(name)))} then, {shown(_one(current.get(name)))} now"
                       for name in dict.fromkeys([*then, *current]) if then.get(name) != current.get(name)]
         elif then != current:
             found.append(f"{key}: {shown(then)} then, {shown(current)} now")
     return found
+
+
+def _one(values: Any) -> Any:
+    """An option's value list as the user wrote it: `2` for [2], the list for a swept one."""
+    return values[0] if isinstance(values, list) and len(values) == 1 else values
 
 
 class _NamedSchema(dict):  # type: ignore[type-arg]

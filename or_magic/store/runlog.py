@@ -132,9 +132,12 @@ class History:
             return self._db.execute(sql, args).fetchall()
 
     def write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
-        """One statement, committed on its own (autocommit), like a run's row."""
+        """One statement, committed before this returns (a sweep's plan must be on disk before its
+        first request, whatever transaction the run rows are being written in)."""
         with self._lock:
             self._db.execute(sql, args)
+            if self._db.in_transaction:
+                self._db.commit()
 
     def count(self) -> int:
         with self._lock:

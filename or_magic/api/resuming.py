@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ..core.errors import ConfigError, InvalidOption
 from ..core.settings import Settings
@@ -37,21 +37,21 @@ if TYPE_CHECKING:
 
 
 def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variables: Mapping[str, Any],
-                plan: Plan) -> tuple[list[Run], str | None, list[str]]:
+                plan: Plan) -> tuple[Sequence[Run], str | None, list[str]]:
     """Before a call sends anything: (the runs to send, the sweep's id, notes).
 
     A sweep's plan is recorded (a new id), or with `options.resume` the recorded sweep is found
     and its finished runs are filled from the history.  A single run is no sweep."""
-    runs = plan.runs
+    runs = plan.runs  # used as a sequence (len, iteration): the plan may be built lazily
     if len(runs) <= 1 or options.in_conversation:
         if options.resume:
             why = "a turn of a conversation" if options.in_conversation else "a single run"
             raise InvalidOption(f"--resume: this call is {why}, not a sweep; there is nothing to resume (drop --resume)")
-        return list(runs), None, []
+        return runs, None, []
     if not settings.history:
         if options.resume:
             raise InvalidOption("--resume reads the run history, which is off: %config OpenRouterMagics.history = True")
-        return list(runs), None, []
+        return runs, None, []
     base_url = settings.resolved_base_url()
     models = [run.spec.model for run in runs]
     definition = sweep_definition(prompt, options, list(dict.fromkeys(models)), resolve_vars(options.vars, variables, prompt),
@@ -62,7 +62,7 @@ def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variabl
     except Exception as exc:  # noqa: BLE001 - an unusable history costs resumability, never the sweep
         if options.resume:
             raise ConfigError(f"--resume: the run history at {resolve_path(settings)} cannot be opened ({exc})") from None
-        return list(runs), None, [f"this sweep cannot be resumed: the history cannot be opened ({exc})"]
+        return runs, None, [f"this sweep cannot be resumed: the history cannot be opened ({exc})"]
     if options.resume:
         found = _find(history, options.resume, fingerprint, definition, prompt, base_url, len(runs))
         to_send = _restore_finished(runs, found.id, finished_rows(history, found.id))
@@ -74,11 +74,11 @@ def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variabl
     try:
         record_sweep(history, sweep, settings.api_key())
     except Exception as exc:  # noqa: BLE001 - a locked or read-only file: the sweep still runs
-        return list(runs), None, [f"this sweep cannot be resumed: its plan could not be recorded "
+        return runs, None, [f"this sweep cannot be resumed: its plan could not be recorded "
                                   f"({type(exc).__name__}: {exc})"]
     for run in runs:
         run.sweep_id = sweep.id
-    return list(runs), sweep.id, []
+    return runs, sweep.id, []
 
 
 def _find(history: History, resume: bool | str, fingerprint: str, definition: dict[str, Any], prompt: str,
@@ -113,7 +113,7 @@ def _what_differs(found: SweepRecord, definition: dict[str, Any], prompt: str, b
     return "the requests differ though the options match: a notebook value the prompt reads has changed"
 
 
-def _restore_finished(runs: list[Run], sweep_id: str, done: dict[int, FinishedRow]) -> list[Run]:
+def _restore_finished(runs: Sequence[Run], sweep_id: str, done: dict[int, FinishedRow]) -> list[Run]:
     """Fill each run that has a finished row from it; return the others (to send), in grid order."""
     to_send = []
     for run in runs:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .runlog import History, scrub

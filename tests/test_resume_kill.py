@@ -85,6 +85,7 @@ def test_sigkill_mid_sweep_then_resume_sends_exactly_the_missing_runs(server, tm
         "SELECT request FROM runs WHERE sweep_id = ? AND error IS NULL", (sweep_id,))}
     db.close()
     assert size == RUNS and 1 <= len(finished) <= seen_before_kill  # each finished run has its row, once
+    print(f"killed after {seen_before_kill} requests, {len(finished)} finished rows")
 
     server.latency = 0.0
     km, kc = start_kernel(env)

@@ -133,7 +133,8 @@ def _restore(run: Run, row: FinishedRow) -> bool:
         run.raw = run.completion = None
         return False
     assert run.completion is not None
-    run.completion = replace(run.completion, cost=row.cost)  # what was recorded: 0 for a cached answer
+    if run.completion.cost != row.cost:  # what was recorded: 0 for an answer served from the cache
+        run.completion = replace(run.completion, cost=row.cost)
     run.latency, run.started_at, run.record_id, run.cached = row.latency, row.created_at, row.record_id, row.cached
     return True
 

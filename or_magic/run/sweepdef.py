@@ -25,13 +25,17 @@ from .request import Run
 HOW_IT_RAN = ("concurrency", "max_cost", "cache")
 
 
+# One encoder for every run: json.dumps with options builds a new one per call (a third of the time).
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
 def grid_fingerprint(base_url: str, axes: Sequence[str], runs: Iterable[Run]) -> str:
-    """A hash of the requests a plan makes, in grid order (one pass, nothing kept)."""
+    """A hash of the requests a plan makes, in grid order (one pass, nothing kept; the bodies
+    are the ones sending uses, built once per run)."""
     digest = hashlib.sha256(json.dumps([base_url.rstrip("/"), list(axes)]).encode())
     for run in runs:
         digest.update(b"\n")
-        digest.update(json.dumps([run.spec.endpoint, run.spec.body()], sort_keys=True, ensure_ascii=False,
-                                 default=str).encode())
+        digest.update(_ENCODE([run.spec.endpoint, run.spec.body()]).encode())
     return digest.hexdigest()[:32]
 
 

@@ -182,3 +182,28 @@ def test_a_sweep_in_a_history_that_is_off_runs_without_an_id(server, home):
     assert r.sweep_id is None and len(r.df) == 2
     with pytest.raises(InvalidOption, match="history, which is off"):
         complete("hi", CHAT, seed=[1, 2], max_tokens=2, settings=off, progress=False, resume=True)
+
+
+def test_a_resume_interrupted_in_turn_resumes_again(server, home):
+    server.latency = 0.02
+    grid = dict(seed=list(range(30)), max_tokens=2, concurrency=2, progress=False)
+    cut = complete("hi", CHAT, on_done=interrupt_after(4), **grid)
+    second = complete("hi", CHAT, resume=True, on_done=interrupt_after(5), **grid)
+    assert second.sweep_id == cut.sweep_id and any(n.startswith("interrupted:") for n in second.notes)
+    done = succeeded(db_rows(home, cut.sweep_id))
+    assert len(done) < 30 and sum(run.ok for run in second.runs) == len(done)  # old + new rows, all kept
+    server.clear()
+    third = complete("hi", CHAT, resume=cut.sweep_id, **grid)
+    assert sorted(body["seed"] for body in completions(server)) == sorted(set(range(30)) - done)
+    assert third.df["error"].isna().all() and third.df["seed"].tolist() == list(range(30))
+    assert len([r for r in db_rows(home, cut.sweep_id) if r["error"] is None]) == 30
+
+
+def test_rows_answered_from_the_cache_come_back_cached_at_no_cost(server, home):
+    complete("hi", CHAT, seed=[1, 2, 3], max_tokens=2, progress=False)
+    cached = complete("hi", CHAT, seed=[1, 2, 3], max_tokens=2, progress=False, cache=True)
+    assert all(run.cached for run in cached.runs) and cached.sweep_id
+    server.clear()
+    again = complete("hi", CHAT, seed=[1, 2, 3], max_tokens=2, progress=False, resume=cached.sweep_id)
+    assert completions(server) == [] and all(run.cached for run in again.runs)
+    assert again.df["cost"].tolist() == [0.0, 0.0, 0.0] and again.df["text"].tolist() == cached.df["text"].tolist()

@@ -11,6 +11,7 @@ fresh start: a cell changed by accident would otherwise pay for the whole grid a
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -64,8 +65,12 @@ def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variabl
             raise ConfigError(f"--resume: the run history at {resolve_path(settings)} cannot be opened ({exc})") from None
         return runs, None, [f"this sweep cannot be resumed: the history cannot be opened ({exc})"]
     if options.resume:
-        found = _find(history, options.resume, fingerprint, definition, prompt, base_url, len(runs))
-        to_send = _restore_finished(runs, found.id, finished_rows(history, found.id))
+        try:
+            found = _find(history, options.resume, fingerprint, definition, prompt, base_url, len(runs))
+            done = finished_rows(history, found.id)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"--resume: the run history at {history.path} cannot be read ({exc})") from None
+        to_send = _restore_finished(runs, found.id, done)
         return to_send, found.id, [f"resumed sweep {found.id}: {len(runs) - len(to_send):,} of {len(runs):,} runs "
                                    f"from the history, {len(to_send):,} sent"]
     sweep = SweepRecord(id=new_sweep_id(), size=len(runs), fingerprint=fingerprint, prompt=prompt,
@@ -75,7 +80,7 @@ def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variabl
         record_sweep(history, sweep, settings.api_key())
     except Exception as exc:  # noqa: BLE001 - a locked or read-only file: the sweep still runs
         return runs, None, [f"this sweep cannot be resumed: its plan could not be recorded "
-                                  f"({type(exc).__name__}: {exc})"]
+                            f"({type(exc).__name__}: {exc})"]
     for run in runs:
         run.sweep_id = sweep.id
     return runs, sweep.id, []

@@ -94,3 +94,15 @@ def test_the_finished_runs_of_a_100000_run_sweep_are_one_indexed_query(home):
     assert len(done) == 80_000 and 0 not in done and 1 in done  # every 5th run of sw-big failed
     plan = history.read("EXPLAIN QUERY PLAN " + statements[0].replace("'sw-big'", "?"), ("sw-big",))
     assert any("USING INDEX runs_sweep" in str(step[-1]) for step in plan)
+
+
+def test_a_plan_that_cannot_be_recorded_costs_resumability_never_the_sweep(server, home):
+    or_magic.complete("warm up", CHAT, max_tokens=2)  # the file exists, at the current schema
+    blocker = sqlite3.connect(home / "history.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        r = or_magic.complete("hi", CHAT, seed=[1, 2], max_tokens=2, progress=False)
+    finally:
+        blocker.execute("ROLLBACK")
+    assert r.sweep_id is None and r.df["error"].isna().all() and len(r.df) == 2
+    assert any(note.startswith("this sweep cannot be resumed: its plan could not be recorded") for note in r.notes)

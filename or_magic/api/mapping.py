@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import InvalidOption
 from ..core.params import PARAMS
 from ..core.settings import Settings
+from ..run.call import RESUME_AUTO
 from ..run.grid import python_values
 from ..run.prompt import qualify_fields, template_fields
 from ..run.request import asked_for_logprobs
@@ -62,7 +63,7 @@ REFUSED = {"sweep_vars": "the rows are the sweep", "samples": "one answer per ro
            "max_history": "a conversation is one thread", "cell": "there is no cell on a worker",
            "on_text": "nothing streams on a worker", "sweep_providers": "one answer per row"}
 # Options that change how a partition is sent but not what: left out of its identity.
-NOT_IDENTITY = ("concurrency", "progress", "yes", "max_cost", "cache", "on_done")
+NOT_IDENTITY = ("concurrency", "progress", "yes", "max_cost", "cache", "on_done", "resume")
 
 
 def map_rows(df: "pd.DataFrame", prompt: str, *, history_dir: str | None = None, prefix: str = "",
@@ -191,14 +192,13 @@ def _check_options(options: dict[str, Any]) -> None:
 def send_partition(template: str, df: "pd.DataFrame", options: dict[str, Any], history: Path) -> Any:
     """The partition's one sweep, recorded to `history` (its own file; none with settings.history off).
 
-    RESUME goes here and only here: once `complete()` can resume (`resume=True`: send only the runs
-    that have no finished row in the history), this call passes `resume=True`; the partition's
-    identity is already in the file name, so a re-run partition opens the file its finished rows are
-    in, and the runs are planned in row order each time (run i = row i)."""
+    A partition run again resumes (`resume="auto"`): the partition's identity is in the file name, so
+    it opens the file its finished rows are in, the runs are planned in row order each time (run i =
+    row i), and only the rows without a successful answer are sent; a first run starts the sweep."""
     settings = options.get("settings") or Settings()
     if settings.history:
         settings = settings.with_overrides(history_path=str(history))
-    call = {"stream": False, "yes": True, "progress": False, **options, "settings": settings}
+    call = {"stream": False, "yes": True, "progress": False, "resume": RESUME_AUTO, **options, "settings": settings}
     return sweep(template, sweep_vars={ROW: df}, **call)
 
 

@@ -159,6 +159,25 @@ def test_each_partition_records_to_its_own_file_and_a_rerun_finds_it(server, tmp
     assert partition_identity(first, PROMPT, OPTIONS) == partition_identity(first.copy(), PROMPT, OPTIONS)
 
 
+def test_a_partition_run_again_resumes_sending_only_its_rows_without_an_answer(server, tmp_path):
+    # temperature 0.9 and no seed: nothing could come from the cache; the rows are known by position
+    options = {**OPTIONS, "temperature": 0.9}
+    df = frame(6)
+    server.fail_next(400, count=2)  # concurrency 1: the first two rows fail
+    first = or_magic.map_rows(df, PROMPT, history_dir=str(tmp_path), concurrency=1, **options)
+    assert first["error"].notna().tolist() == [True, True, False, False, False, False]
+    server.clear()
+    again = or_magic.map_rows(df, PROMPT, history_dir=str(tmp_path), concurrency=1, **options)
+    sent = [r.body["messages"][-1]["content"] for r in completions(server)]
+    assert sent == [PROMPT.replace("{city}", f"city{i}").replace("{n}", str(i)).replace("{{braces}}", "{braces}")
+                    for i in range(2)]  # exactly the two failed rows, nothing else
+    assert again["error"].isna().all() and list(again.index) == list(df.index)
+    assert again["text"].iloc[2:].tolist() == first["text"].iloc[2:].tolist()  # the old answers, not new ones
+    server.clear()  # a third run finds every row answered: nothing is sent
+    third = or_magic.map_rows(df, PROMPT, history_dir=str(tmp_path), concurrency=1, **options)
+    assert completions(server) == [] and third["text"].tolist() == again["text"].tolist()
+
+
 def test_a_partition_history_reads_back_with_history_and_or_magic_never_imports_dask(server, tmp_path):
     import ast
 

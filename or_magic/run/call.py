@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import InvalidOption
 from ..core.routing import Routing, max_price, names, reasoning_field
+from .rate import parse_rate
 
 
 @dataclass
@@ -31,6 +32,7 @@ class CallOptions:
     vars: dict[str, Any] = field(default_factory=dict)  # template name → namespace path or sequence (an axis)
     concurrency: int | None = None  # None: the `concurrency` setting
     max_cost: float | None = None  # USD; None: no cap
+    rate: float | None = None  # --rate: a sweep's requests per second (check() reads "20/min" text); None: no cap
     yes: bool = False  # run a grid larger than the `max_runs` setting
     schema: Any = None  # --schema / --schema-multi SPEC (text, dict or pydantic class); see run/schema.py
     schema_multi: bool = False  # the SPEC describes one item of a list (--schema-multi)
@@ -58,6 +60,8 @@ class CallOptions:
         if self.max_cost is not None and (isinstance(self.max_cost, bool) or not isinstance(self.max_cost, (int, float))
                                           or not math.isfinite(self.max_cost) or not self.max_cost > 0):
             raise InvalidOption(f"--max-cost {self.max_cost!r}: must be a positive amount of USD, e.g. --max-cost 0.50")
+        if self.rate is not None:
+            self.rate = parse_rate(self.rate)
         for name, values in self.params.items():
             if not values:
                 raise InvalidOption(f"--{name.replace('_', '-')}: no values given; give at least one")

@@ -18,6 +18,13 @@ CHAT = "openai/gpt-4o-mini"
 SLACK = 0.9  # an arrival may be a little later than its booked start, and the next one on time
 
 
+def assert_spaced(times, interval):
+    """Starts `interval` apart as the server saw them: on average over the whole run, and no gap
+    much shorter (one request's arrival can lag its start, e.g. a first connection, a busy core)."""
+    assert times[-1] - times[0] >= (len(times) - 1) * interval * SLACK, gaps(times)
+    assert min(gaps(times)) >= interval * 0.5, gaps(times)
+
+
 def arrivals(server):
     return sorted(r.at for r in server.requests if r.method == "POST")
 
@@ -39,7 +46,7 @@ def test_magic_rate_spaces_request_arrivals_even_with_six_in_flight(shell, serve
     assert r.errors == [] and len(r.df) == 6
     times = arrivals(server)
     assert len(times) == 6
-    assert min(gaps(times)) >= 0.5 * SLACK, gaps(times)  # 120/min: one start every 0.5 s, not a burst
+    assert_spaced(times, 0.5)  # 120/min: one start every 0.5 s, not a burst
 
 
 @pytest.mark.parametrize("rate", ["4/s", 4, "240/min"])
@@ -47,7 +54,8 @@ def test_complete_rate_in_either_form_spaces_the_sweep(server, rate):
     r = complete("hi", CHAT, seed=[1, 2, 3, 4], max_tokens=1, concurrency=4, rate=rate, progress=False)
     assert r.errors == []
     times = arrivals(server)
-    assert len(times) == 4 and min(gaps(times)) >= 0.25 * SLACK, gaps(times)
+    assert len(times) == 4
+    assert_spaced(times, 0.25)
 
 
 def test_retries_count_against_the_rate_too(server):
@@ -58,7 +66,7 @@ def test_retries_count_against_the_rate_too(server):
     assert r.errors == []
     times = arrivals(server)
     assert len(times) == 6  # 3 refused + 3 served
-    assert min(gaps(times)) >= 0.2 * SLACK, gaps(times)
+    assert_spaced(times, 0.2)
 
 
 def test_a_single_run_accepts_a_rate_and_is_sent_at_once(server):

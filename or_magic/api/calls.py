@@ -57,12 +57,13 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              concurrency: int | None = None, max_cost: float | None = None, yes: bool = False,
              progress: bool = True, schema: Any = None, schema_multi: Any = None, chat: str | None = None,
              continue_from: int | None = None, max_history: int | None = None, cell: str | None = None,
-             resume: bool | str = False, **params: Any) -> Result:
+             resume: bool | str = False, rate: str | float | None = None, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
     `sweep_vars={"topic": ["a", "b"]}` (a template variable as an axis).  Sweeps run
-    `concurrency` requests at once; `max_cost` (USD) caps them.  `{name}` fields in the prompt
+    `concurrency` requests at once; `max_cost` (USD) caps them; `rate="20/min"` (or `"5/s"`, or a
+    number of requests per second) spaces their starts, retries included (a single run ignores it).  `{name}` fields in the prompt
     are filled from `variables`.  A single failed run raises; in a sweep, failed runs are rows.
     A single streamed run (`stream=True`, the default) calls `on_text(piece)` as text arrives.
     `cache=True` answers a repeated request that has a seed or temperature 0 from the history.
@@ -86,7 +87,8 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
         schema=schema if schema_multi is None else schema_multi, schema_multi=schema_multi is not None,
-        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell, resume=resume).check()
+        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell, resume=resume,
+        rate=rate).check()
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
                     progress=progress)
 
@@ -166,7 +168,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     slot, notes = _slot(prompt, options, settings)
     plan, more = prepare(prompt, options, settings, variables, slot)
     notes += more
-    executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
+    executor = executor_for(settings, options.concurrency, progress, options.cache, options.rate)  # r.fork(), r.branches()
     from ..store.cache import serve_from_cache
     from ..store.runlog import recorder, recording
     from .resuming import begin_sweep, resume_hint
@@ -184,7 +186,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
     if len(plan.runs) > 1:
         notes += resume_hint(send_concurrently(settings, to_send, record, concurrency=options.concurrency,
-                                               max_cost=options.max_cost, on_done=on_done, progress=progress), sweep_id)
+                                               max_cost=options.max_cost, on_done=on_done, progress=progress,
+                                               rate=options.rate), sweep_id)
         close_slot(slot, plan.runs, notes)
         swept = Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
                        schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
@@ -241,7 +244,7 @@ def generations_for(settings: Settings) -> "GenerationLookup":  # r.stats()'s GE
 
 
 def executor_for(settings: Settings, concurrency: int | None = None, progress: bool = True,
-                 cache: bool | None = None) -> "Executor":
+                 cache: bool | None = None, rate: float | None = None) -> "Executor":
     """What a Result uses to send the requests it plans itself (r.fork, r.branches): the runs are
     recorded in the history like any other, answered from the cache when the call used it, and
     sent one at a time or concurrently with a progress bar."""
@@ -258,15 +261,17 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
         if len(to_send) == 1:
             run_sequentially(client_for(settings), Plan(runs=to_send), record)
             return notes
-        return notes + send_concurrently(settings, to_send, record, concurrency=concurrency, progress=progress)
+        return notes + send_concurrently(settings, to_send, record, concurrency=concurrency, progress=progress,
+                                         rate=rate)
 
     return execute_plan
 
 
 def send_concurrently(settings: Settings, runs: Sequence[Run], record: RunHook | None, *,
                       concurrency: int | None = None, max_cost: float | None = None,
-                      on_done: RunHook | None = None, progress: bool = True) -> list[str]:
-    """Send several runs at once (parallel.py), each recorded as it finishes; returns the notes.
+                      on_done: RunHook | None = None, progress: bool = True, rate: float | None = None) -> list[str]:
+    """Send several runs at once (parallel.py), each recorded as it finishes, their starts at most
+    `rate` a second (None: no cap); returns the notes.
     Runs all answered from the cache need neither a key nor a connection."""
     if not runs:
         return []
@@ -274,7 +279,7 @@ def send_concurrently(settings: Settings, runs: Sequence[Run], record: RunHook |
 
     ensure_key(settings.api_key_env, needed=settings.needs_key())
     return run_concurrently(settings, runs, concurrency=concurrency, max_cost=max_cost, on_done=on_done,
-                            progress=progress, record=record)
+                            progress=progress, record=record, rate=rate)
 
 
 # --- conversations (run/conversation.py; the magic's --chat cells share them) ------------------

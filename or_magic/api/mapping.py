@@ -63,7 +63,7 @@ REFUSED = {"sweep_vars": "the rows are the sweep", "samples": "one answer per ro
            "max_history": "a conversation is one thread", "cell": "there is no cell on a worker",
            "on_text": "nothing streams on a worker", "sweep_providers": "one answer per row"}
 # Options that change how a partition is sent but not what: left out of its identity.
-NOT_IDENTITY = ("concurrency", "progress", "yes", "max_cost", "cache", "on_done", "resume")
+NOT_IDENTITY = ("concurrency", "progress", "yes", "max_cost", "cache", "on_done", "resume", "rate")
 
 
 def map_rows(df: "pd.DataFrame", prompt: str, *, history_dir: str | None = None, prefix: str = "",

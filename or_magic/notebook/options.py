@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="requests in flight at once; default: %%config OpenRouterMagics.concurrency")
     sweep.add_argument("--max-cost", type=float, metavar="USD",
                        help="refuse a sweep whose worst case costs more; stop launching runs once spent")
+    sweep.add_argument("--rate", metavar="N/min|N/s",
+                       help="start requests at most this often, evenly spaced, retries included, e.g. 20/min "
+                            "(OpenRouter's free models) or 5/s; also /sec, /second, /minute")
     sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
     sweep.add_argument("--resume", nargs="?", const=True, default=False, metavar="SWEEP_ID",
                        help="finish an interrupted sweep of this cell: send only the runs with no successful row "
@@ -157,6 +160,7 @@ def parse_line(line: str) -> CallOptions:
                        stream=ns.stream, samples=ns.samples, out=ns.out, extra=parse_extra(ns.param),
                        cache=ns.cache, choices=parse_labels(ns.choices) if ns.choices is not None else [],
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
+                       rate=ns.rate,
                        schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
                        schema_multi=ns.schema_multi is not None,
                        chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history,
@@ -164,6 +168,7 @@ def parse_line(line: str) -> CallOptions:
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}
+_SWEEP_FLAGS["--rate"] = "--rate"  # so `--rate -2/s` says why a rate cannot be negative
 _NEGATIVE = re.compile(r"-\.?\d")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import InvalidOption
 from ..core.routing import Routing, max_price, names, reasoning_field
+from .rate import parse_rate
 
 
 RESUME_AUTO = "auto"  # --resume auto: resume the matching sweep if any, else run it afresh
@@ -34,6 +35,7 @@ class CallOptions:
     vars: dict[str, Any] = field(default_factory=dict)  # template name → namespace path or sequence (an axis)
     concurrency: int | None = None  # None: the `concurrency` setting
     max_cost: float | None = None  # USD; None: no cap
+    rate: float | None = None  # --rate: a sweep's requests per second (check() reads "20/min" text); None: no cap
     yes: bool = False  # run a grid larger than the `max_runs` setting
     schema: Any = None  # --schema / --schema-multi SPEC (text, dict or pydantic class); see run/schema.py
     schema_multi: bool = False  # the SPEC describes one item of a list (--schema-multi)
@@ -67,6 +69,8 @@ class CallOptions:
             raise InvalidOption(f"--max-cost {self.max_cost!r}: must be a positive amount of USD, e.g. --max-cost 0.50")
         if isinstance(self.resume, str) and not self.resume.strip():
             raise InvalidOption("--resume '': name a sweep (an id from %openrouter sweeps), or give --resume alone")
+        if self.rate is not None:
+            self.rate = parse_rate(self.rate)
         for name, values in self.params.items():
             if not values:
                 raise InvalidOption(f"--{name.replace('_', '-')}: no values given; give at least one")

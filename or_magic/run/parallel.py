@@ -9,7 +9,7 @@ finished ones.
 
 Rate limits slow the sweep down instead of failing rows: a 429 is retried up to
 `RATE_LIMIT_RETRIES` times honouring Retry-After, and after one, requests go one at a time
-until one gets through (`Throttle`).
+until one gets through (`Throttle`).  `--rate` (rate.py) spaces every request's start.
 With `--max-cost`, no new run starts once the summed `usage.cost` of finished runs reaches it;
 the runs not launched become rows whose error says why.
 """
@@ -28,6 +28,7 @@ from ..core.errors import RunSkipped
 from ..core.settings import Settings
 from .budget import Budget
 from .progress import Progress, make_progress
+from .rate import paced
 from .request import Run, Usage
 from .runner import RunHook, execute_async
 
@@ -103,12 +104,13 @@ class _Control:
 
 
 async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
-                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None) -> None:
+                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None,
+                 rate: float | None = None) -> None:
     from ..wire.client import AsyncClient
 
     control.attach()
     client = AsyncClient(settings, max_connections=concurrency, rate_limit_retries=RATE_LIMIT_RETRIES,
-                         throttle=Throttle())
+                         throttle=paced(Throttle(), rate))  # --rate spaces every attempt (run/rate.py)
     pending = iter(runs)  # shared by the workers; safe, they all run on this one loop
 
     async def worker() -> None:
@@ -129,9 +131,10 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 
 
 def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
-                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None) -> None:
+                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None,
+                 rate: float | None = None) -> None:
     try:
-        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control, record))
+        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control, record, rate))
     except asyncio.CancelledError:
         pass
     except BaseException as exc:  # a bug, not a failed run: hand it to the waiting thread
@@ -141,10 +144,12 @@ def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budg
 
 def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
                      max_cost: float | None = None, on_done: RunHook | None = None,
-                     progress: bool | Progress = True, record: RunHook | None = None) -> list[str]:
+                     progress: bool | Progress = True, record: RunHook | None = None,
+                     rate: float | None = None) -> list[str]:
     """Run every run, `concurrency` at a time, filling each in place; returns the notes (interrupt,
     budget).  Never raises for a failed run or an interrupt.
 
+    `rate` (requests per second, run/rate.py) spaces the starts of all requests, retries included.
     `record` (the history; must not raise) sees every run that finished or was skipped, on the
     sweep's own thread as it finishes, so an interrupt of the waiting thread (which calls
     `on_done`) cannot drop a finished run from the history.
@@ -156,7 +161,7 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
     control = _Control()
     thread = threading.Thread(target=_thread_main, name="or_magic-sweep", daemon=True,
-                              args=(settings, runs, bound, budget, finished, control, record))
+                              args=(settings, runs, bound, budget, finished, control, record, rate))
     thread.start()
     tally = _Tally(display, budget, on_done)
     interrupted = False

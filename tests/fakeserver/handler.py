@@ -31,6 +31,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: dict | None
+    at: float = 0.0  # time.monotonic() when the request had arrived (line and headers read): the server's clock
 
 
 class Server(ThreadingHTTPServer):
@@ -82,6 +83,7 @@ class Handler(BaseHTTPRequestHandler):
             w.send_json(500, error_body(500, f"fake server bug: {exc!r}"))
 
     def _read_request(self) -> tuple[Recorded, object, bool]:
+        arrived = time.monotonic()
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -93,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
                 bad_json = True
         rec = Recorded(self.command, url.path, dict(parse_qsl(url.query)),
                        {k.lower(): v for k, v in self.headers.items()},
-                       body if isinstance(body, dict) else None)
+                       body if isinstance(body, dict) else None, arrived)
         return rec, body, bad_json
 
     def _route(self, fake: FakeOpenRouter, w: Wire) -> None:

@@ -25,8 +25,9 @@ completions_logprobs_style="legacy", usage_style="after_finish", port=0)``)::
 ``chunk_delay`` between stream chunks; both (and fault stalls) end on ``stop()``. ``key_limit``
 (USD or None) is what GET /key reports.
 
-``Recorded(method, path, query, headers, body)``: path like "/api/v1/chat/completions",
-query a dict of str, headers with lower-case names, body the parsed JSON object or None.
+``Recorded(method, path, query, headers, body, at)``: path like "/api/v1/chat/completions",
+query a dict of str, headers with lower-case names, body the parsed JSON object or None, ``at``
+the server's ``time.monotonic()`` when the request arrived (for spacing, e.g. ``--rate``).
 
 Endpoints under /api/v1: POST chat/completions, POST completions, GET models
 (``?supported_parameters=a,b``), GET key (and auth/key), GET generation?id=,

@@ -1,8 +1,10 @@
 """Sweeps end to end against the local server: grids, bodies, failures, rate limits, interrupts, budgets."""
 
+import html
 import io
 import json
 import math
+import re
 import sys
 
 import pandas as pd
@@ -176,19 +178,42 @@ def test_429_storm_slows_the_sweep_down_but_it_completes(shell, server):
     assert len(completion_bodies(server)) == 50  # 40 refused + 10 served
 
 
-def test_progress_line_shows_counts_and_cost(shell, server, capsys):
+# tqdm's line: done/total, [elapsed<remaining, rate, then the postfix: failed count and cost]
+def final_line(n, postfix):
+    return rf"sweep: 100%\|[#█]{{10}}\| {n}/{n} \[\d\d:\d\d<00:00, +[\d.]+(run/s|s/run), {postfix}\]"
+
+
+def test_progress_line_reaches_the_end_with_failed_count_and_cost(shell, server, capsys):
     shell.run(f"%%openrouter {CHAT},test/error-400 --max-tokens 1\nhi")
     line = capsys.readouterr().err.strip().split("\r")[-1]
-    assert line.startswith("sweep 2/2 · 1 failed · $0.")
+    assert re.fullmatch(final_line(n=2, postfix=r"1 failed · \$0\.\d+"), line), line
 
 
-def test_text_progress_closes_with_the_last_state():
+def test_text_progress_shows_rate_and_eta_and_closes_with_the_last_state(monkeypatch):
+    from or_magic.run import progress
+
+    monkeypatch.setattr(progress, "REDRAW", 0)  # draw every update
     out = io.StringIO()
     bar = TextProgress(3, stream=out)
-    for done in (1, 2, 3):
+    bar.update(1, 0, None)
+    assert re.search(r"\rsweep:  33%\|[^|]+\| 1/3 \[00:00<00:\d\d, +[\d.]+run/s, 0 failed · cost n/a\]$",
+                     out.getvalue()), out.getvalue()  # an ETA once a run has finished
+    for done in (2, 3):
         bar.update(done, 1, 0.5)
     bar.close("interrupted")
-    assert out.getvalue().endswith("\rsweep 3/3 · 1 failed · $0.5 · interrupted\n")
+    last = out.getvalue().split("\r")[-1]
+    assert re.fullmatch(final_line(n=3, postfix=r"1 failed · \$0\.5 · interrupted") + "\n", last), last
+
+
+def test_text_progress_redraws_are_coalesced():
+    out = io.StringIO()
+    bar = TextProgress(1000, stream=out)
+    for done in range(1, 1001):
+        bar.update(done, done // 10, done * 1e-6)
+    bar.close()
+    assert out.getvalue().count("\r") < 50  # at most one redraw per REDRAW seconds, not 1,000
+    assert re.fullmatch(final_line(n=1000, postfix=r"100 failed · \$0\.001") + "\n",
+                        out.getvalue().split("\r")[-1])
 
 
 # --- interrupts --------------------------------------------------------------------------
@@ -315,16 +340,22 @@ def test_sweep_rows_carry_the_same_errors_as_a_single_call(server, model):
     assert [type(e) for e in r.errors] == [type(single.value)] * 2
 
 
-def test_widget_progress_counts_and_turns_warning_on_failures():
-    from or_magic.run.progress import WidgetProgress
+def test_widget_progress_counts_turns_warning_on_failures_and_ends_as_its_final_line(monkeypatch):
+    from or_magic.run import progress
 
-    bar = WidgetProgress(4)
+    monkeypatch.setattr(progress, "REDRAW", 0)  # draw every update
+    bar = progress.WidgetProgress(4)
+    label, gauge, status = bar.bar.container.children
     bar.update(2, 0, 0.001)
-    assert bar.bar.value == 2 and bar.label.value == "sweep 2/4 · 0 failed · $0.001"
+    shown = html.unescape(status.value).replace("\u2007", " ")  # tqdm's HTML, padded with figure spaces
+    assert gauge.value == 2 and gauge.max == 4 and label.value.startswith("sweep:")
+    assert re.search(r"2/4 \[00:00<00:\d\d, +[\d.]+run/s, 0 failed · \$0\.001\]", shown), shown
+    assert gauge.bar_style == ""
     bar.update(4, 1, 0.002)
+    assert gauge.bar_style == "warning"
     bar.close("done")
-    assert bar.bar.bar_style == "warning" and bar.line == "sweep 4/4 · 1 failed · $0.002 · done"
-    assert bar.label.value.count("sweep") == 1 and not bar.bar.description  # "sweep" once
+    assert re.fullmatch(final_line(n=4, postfix=r"1 failed · \$0\.002 · done"), bar.line), bar.line
+    assert bar.line.count("sweep") == 1
 
 
 def test_in_a_saved_notebook_a_finished_sweep_is_a_static_line_not_a_stale_widget(server):
@@ -334,14 +365,29 @@ def test_in_a_saved_notebook_a_finished_sweep_is_a_static_line_not_a_stale_widge
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("%load_ext or_magic"),
                                 v4.new_code_cell(f"%%openrouter {CHAT} --seed 1,2,3 --max-tokens 3\nhi")])
-    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    messages = []
+
+    class Recording(NotebookClient):  # every iopub message, to see the live bar the outputs no longer hold
+        def process_message(self, msg, cell, cell_index):
+            messages.append(msg)
+            return super().process_message(msg, cell, cell_index)
+
+    Recording(nb, timeout=60, kernel_name="python3").execute()
     outputs = nb.cells[1].outputs
     saved = repr(outputs)
-    assert "widget-view" not in saved and "HBox" not in saved and "IntProgress" not in saved
+    assert "widget-view" not in saved and "HBox" not in saved and "Progress(" not in saved
     lines = [o.data["text/plain"] for o in outputs if o.output_type == "display_data"]
-    assert lines == ["sweep 3/3 · 0 failed · " + lines[0].rsplit(" · ", 1)[1]]
+    assert len(lines) == 1 and re.fullmatch(final_line(n=3, postfix=r"0 failed · \$0\.\d+"), lines[0]), lines
     assert "cost n/a" not in lines[0]  # the fake server reports costs: the bar shows them
     assert outputs[-1].output_type == "execute_result"
+    # while it ran, the cell showed a live widget, and the same display was then updated to the line
+    shown = [m for m in messages if m["msg_type"] == "display_data"
+             and "application/vnd.jupyter.widget-view+json" in m["content"]["data"]]
+    assert len(shown) == 1
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    updates = [m["content"]["data"] for m in messages if m["msg_type"] == "update_display_data"
+               and m["content"]["transient"]["display_id"] == display_id]
+    assert updates == [{"text/plain": lines[0]}]
 
 
 def test_float_range_stops_at_the_last_step_not_past_the_end():

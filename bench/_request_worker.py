@@ -175,12 +175,30 @@ def _verify(call: Call, base_url: str, printed: io.StringIO) -> str:
     template a peer wraps around the cell text. Returns "" if fine, else why."""
     import httpx
 
-    exchanges: list[tuple[str, httpx.Response]] = []
+    class Tee(httpx.SyncByteStream):
+        """A response's byte stream that keeps a copy of what the subject reads from it (or_magic
+        reads a non-streamed body in pieces, under its deadline, into a Response of its own)."""
+
+        def __init__(self, stream: httpx.SyncByteStream, seen: list[bytes]) -> None:
+            self.stream, self.seen = stream, seen
+
+        def __iter__(self) -> Any:
+            for piece in self.stream:
+                self.seen.append(piece)
+                yield piece
+
+        def close(self) -> None:
+            self.stream.close()
+
+    exchanges: list[tuple[str, httpx.Response, list[bytes]]] = []
     send = httpx.Client.send
 
     def recording_send(self: httpx.Client, request: httpx.Request, **kw: Any) -> httpx.Response:
         response = send(self, request, **kw)
-        exchanges.append((str(request.url), response))
+        seen: list[bytes] = []
+        if kw.get("stream"):  # read later by the subject, maybe into another Response: tee it
+            response.stream = Tee(response.stream, seen)
+        exchanges.append((str(request.url), response, seen))
         return response
 
     httpx.Client.send = recording_send  # type: ignore[method-assign]
@@ -189,12 +207,14 @@ def _verify(call: Call, base_url: str, printed: io.StringIO) -> str:
         last = call()
     finally:
         httpx.Client.send = send  # type: ignore[method-assign]
-    ours = [r for url, r in exchanges if url.startswith(base_url)]
+    ours = [(r, seen) for url, r, seen in exchanges if url.startswith(base_url)]
     if len(ours) != 1 or len(exchanges) != 1:
-        return f"expected 1 request to the local server, saw {[u for u, _ in exchanges]}"
-    if ours[0].status_code != 200:
-        return f"server answered {ours[0].status_code}"
-    text = ours[0].json()["choices"][0]["message"]["content"]
+        return f"expected 1 request to the local server, saw {[u for u, _, _ in exchanges]}"
+    response, seen = ours[0]
+    if response.status_code != 200:
+        return f"server answered {response.status_code}"
+    answer = json.loads(b"".join(seen)) if seen else response.json()
+    text = answer["choices"][0]["message"]["content"]
     if text not in printed.getvalue()[mark:] + _shown(last):
         return "the server's answer was not in the subject's output"
     return ""
@@ -216,3 +236,4 @@ def _shown(last: Any) -> str:
 
 if __name__ == "__main__":
     main()
+

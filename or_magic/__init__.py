@@ -14,7 +14,7 @@ The package is in layers, each importing only the ones before it (tests/test_lay
     run       a call's spec and runs: templating, grids, budgets, sequential and concurrent runners
     store     the history database, its queries, the cache
     analysis  the Result and its tables, metrics and views
-    api       the Python facade: complete, sweep, chat, models, endpoints, key_info
+    api       the Python facade: complete, sweep, map_rows, chat, models, endpoints, key_info
     notebook  the magics, the option parser, widgets, live display
     local     a real local model server, standing alone
 """
@@ -25,15 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 from .core import __version__
 
-__all__ = ["complete", "sweep", "chat", "chats", "Chat", "compare", "models", "endpoints", "key_info", "history",
-           "panel", "Result", "Settings",
+__all__ = ["complete", "sweep", "resume", "sweeps", "chat", "chats", "Chat", "compare", "models", "endpoints",
+           "key_info", "history", "map_rows", "map_rows_meta", "panel", "Result", "Settings",
            "ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
            "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped",
            "load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 if TYPE_CHECKING:
     from .analysis.result import Result, compare
-    from .api import Chat, chat, complete, endpoints, key_info, models, sweep
+    from .api import Chat, chat, complete, endpoints, key_info, models, resume, sweep, sweeps
+    from .api.mapping import map_rows, map_rows_meta
     from .core.errors import (
         APIError,
         AuthError,
@@ -55,10 +56,11 @@ if TYPE_CHECKING:
 _ERRORS = ("ORMagicError", "InvalidOption", "ConfigError", "APIError", "AuthError", "CreditsError",
            "RateLimitError", "ServerError", "TransportError", "TimeoutError", "RunSkipped")
 # Public name → the module that defines it, imported on first use.
-_LAZY = {"complete": "api", "sweep": "api", "models": "api", "endpoints": "api", "key_info": "api", "chat": "api",
+_LAZY = {"complete": "api", "sweep": "api", "resume": "api", "sweeps": "api", "models": "api", "endpoints": "api", "key_info": "api", "chat": "api",
          "Chat": "api", "chats": "run.conversation", "history": "store.history_query",
          "compare": "analysis.result", "Result": "analysis.result", "Settings": "core.settings",
-         "panel": "notebook.widgets", **{name: "core.errors" for name in _ERRORS}}
+         "panel": "notebook.widgets", "map_rows": "api.mapping", "map_rows_meta": "api.mapping",
+         **{name: "core.errors" for name in _ERRORS}}
 
 
 def __getattr__(name: str) -> Any:

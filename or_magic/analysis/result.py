@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 class Result(LogprobViews, ResearchViews, OpenRouterViews):
     """The value of a `%%openrouter` cell or a `complete()` call."""
 
+    sweep_id: str | None = None  # a sweep's id in the history (set by the api): what --resume finds
+
     def __init__(self, runs: Sequence[Run], axes: Sequence[str] = (), notes: Sequence[str] = (),
                  choices: Sequence[str] = (), schema: "SchemaSpec | None" = None,
                  executor: "Executor | None" = None, slot: Slot | None = None,

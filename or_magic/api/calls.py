@@ -57,7 +57,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
              concurrency: int | None = None, max_cost: float | None = None, yes: bool = False,
              progress: bool = True, schema: Any = None, schema_multi: Any = None, chat: str | None = None,
              continue_from: int | None = None, max_history: int | None = None, cell: str | None = None,
-             **params: Any) -> Result:
+             resume: bool | str = False, **params: Any) -> Result:
     """Send `prompt` to `model` with sampling `params` (wire names: temperature, top_p, seed, ...).
 
     A list (or range) for a parameter or for `model` makes a sweep, as does `samples` > 1 or
@@ -72,6 +72,9 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
     `schema_multi=` the same for a list of such objects (`Result.items`).
     `chat="NAME"` makes it the next turn of that conversation (see `chat()`), `continue_from=RUN_ID`
     starts the conversation from a recorded answer, `max_history=N` sends at most N earlier turns.
+    `resume=True` (or a sweep id) sends only the runs of the same recorded sweep that have no
+    successful row and returns them all, old and new (api/resuming.py); `resume="auto"` does so
+    when such a sweep exists and runs the sweep afresh otherwise.
     """
     if schema is not None and schema_multi is not None:
         raise InvalidOption("schema= and schema_multi= together: give one (schema_multi asks for a list of objects)")
@@ -83,7 +86,7 @@ def complete(prompt: str, model: str | Sequence[str] | None = None, *, system: s
         cache=cache, choices=parse_labels(choices) if choices is not None else [],
         vars=dict(sweep_vars or {}), concurrency=concurrency, max_cost=max_cost, yes=yes,
         schema=schema if schema_multi is None else schema_multi, schema_multi=schema_multi is not None,
-        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell).check()
+        chat=chat, continue_from=continue_from, max_history=max_history, cell=cell, resume=resume).check()
     return run_call(prompt, options, settings or Settings(), variables or {}, on_done=on_done, on_text=on_text,
                     progress=progress)
 
@@ -168,12 +171,14 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
     from ..store.cache import serve_from_cache
     from ..store.runlog import recorder, recording
+    from .resuming import begin_sweep, resume_hint
 
+    to_send, sweep_id, sweep_notes = begin_sweep(prompt, options, settings, variables, plan)  # before any request
+    notes += sweep_notes
     record = recorder(settings)
     hook = recording(settings, on_done, record)
-    to_send = plan.runs
-    if settings.cache if options.cache is None else options.cache:
-        to_send, cache_notes = serve_from_cache(plan.runs, settings, hook)
+    if to_send and (settings.cache if options.cache is None else options.cache):
+        to_send, cache_notes = serve_from_cache(to_send, settings, hook)
         notes += cache_notes
     client = client_for(settings) if to_send else None  # one pool lookup (and key check) per call
     if options.max_cost is not None and client is not None:
@@ -181,11 +186,13 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if client is not None:
         _announce(enforce(check_capabilities(to_send, client), options.strict))
     if len(plan.runs) > 1:
-        notes += send_concurrently(settings, to_send, record, concurrency=options.concurrency,
-                                   max_cost=options.max_cost, on_done=on_done, progress=progress)
+        notes += resume_hint(send_concurrently(settings, to_send, record, concurrency=options.concurrency,
+                                               max_cost=options.max_cost, on_done=on_done, progress=progress), sweep_id)
         close_slot(slot, plan.runs, notes)
-        return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
-                      schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
+        swept = Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
+                       schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
+        swept.sweep_id = sweep_id
+        return swept
     try:
         if client is not None:
             run_sequentially(client, plan, hook, on_text)

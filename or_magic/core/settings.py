@@ -35,8 +35,9 @@ class Settings:
     # minutes), and a timed-out request is still billed, so a short timeout loses paid answers.
     # Same as the openai SDK; OpenRouter's own SDK has no timeout at all.
     timeout: float = 600.0
-    # The most seconds one run may take in all (a streamed run's whole answer), so a server that
-    # trickles keep-alives or bytes forever still ends; long enough for long reasoning generations.
+    # The most seconds one request may take in all (streamed or not: from sending it to the last
+    # byte), so a server that trickles keep-alives or bytes forever still ends; long enough for
+    # long reasoning generations.
     deadline: float = 3600.0
     connect_timeout: float = 10.0  # an unreachable host is known quickly
     max_retries: int = 2  # as the openai SDK: rides out a blip without hiding an outage

@@ -19,7 +19,7 @@ from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
 _FIELDS = tuple(Settings.__dataclass_fields__)
-SUBCOMMANDS = ("models", "endpoints", "key", "history", "chat", "chats")
+SUBCOMMANDS = ("models", "endpoints", "key", "history", "sweeps", "chat", "chats")
 
 
 @magics_class
@@ -33,8 +33,8 @@ class OpenRouterMagics(Magics):
     api_key_env = Unicode(_DEFAULTS.api_key_env, help="environment variable that holds the API key"
                           ).tag(config=True)
     timeout = Float(_DEFAULTS.timeout, help="seconds to wait for (more of) an answer").tag(config=True)
-    deadline = Float(_DEFAULTS.deadline, help="most seconds one streamed run may take in all (keep-alives "
-                     "do not extend it)").tag(config=True)
+    deadline = Float(_DEFAULTS.deadline, help="most seconds one request, streamed or not, may take in all "
+                     "(keep-alives do not extend it)").tag(config=True)
     connect_timeout = Float(_DEFAULTS.connect_timeout, help="seconds to wait for a connection").tag(config=True)
     max_retries = Int(_DEFAULTS.max_retries, help="retries of 408/429/5xx and connection errors").tag(config=True)
     concurrency = Int(_DEFAULTS.concurrency, help="requests in flight at once in a sweep").tag(config=True)
@@ -161,6 +161,8 @@ class OpenRouterMagics(Magics):
                 from .lineparse import parse_filters
 
                 return history(**parse_filters(rest), settings=self.settings())
+            if command == "sweeps":
+                return sweeps_line(rest, self.settings())
             if command == "chat":
                 from .chats import chat_line
 
@@ -175,12 +177,28 @@ class OpenRouterMagics(Magics):
                          "prompts go in a %%openrouter cell (see %%openrouter?)")
 
 
+def sweeps_line(rest: str, settings: Settings) -> Any:
+    """`%openrouter sweeps [--all]`."""
+    from ..api import sweeps
+
+    words = rest.split()
+    if any(word != "--all" for word in words):
+        raise InvalidOption(f"%openrouter sweeps {rest.strip()}: takes only --all (every sweep, finished ones too)")
+    table = sweeps(everything=bool(words), settings=settings)
+    if table.empty:
+        print("no sweep has runs left to send" if not words else "no sweep recorded yet")
+        return None
+    return table
+
+
 OpenRouterMagics.openrouter.__doc__ = (
     HELP + "\nLine magic: %openrouter models [TEXT] lists models; %openrouter endpoints MODEL lists its providers "
     "and what each supports; %openrouter key shows the key's "
     "limit and usage; %openrouter history [--model TEXT] [--grep TEXT] [--since WHEN] [--until WHEN] "
     "[--errors] [--chat NAME] [--limit N] [--full] shows past runs, newest first (compact; --full: every "
-    "column); %openrouter chat [NAME] [--reset] shows (or empties) a conversation's transcript; "
+    "column); %openrouter sweeps [--all] lists the sweeps with runs left to send (id, size, finished, failed, "
+    "missing; --all: every sweep), finished with %%openrouter ... --resume or or_magic.resume(ID); "
+    "%openrouter chat [NAME] [--reset] shows (or empties) a conversation's transcript; "
     "%openrouter chats lists the session's conversations."
     "\nSettings: %config OpenRouterMagics (model, base_url, "
     "api_key_env, timeout, connect_timeout, max_retries, concurrency, max_runs, app_url, app_title, stream, completions_models, "

@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-cost", type=float, metavar="USD",
                        help="refuse a sweep whose worst case costs more; stop launching runs once spent")
     sweep.add_argument("--yes", action="store_true", help="run a grid larger than max_runs")
+    sweep.add_argument("--resume", nargs="?", const=True, default=False, metavar="SWEEP_ID",
+                       help="finish an interrupted sweep of this cell: send only the runs with no successful row "
+                            "in the history (failed, cancelled and budget-skipped runs are sent again) and show "
+                            "them all, old and new; alone, the newest sweep of the same runs; SWEEP_ID names "
+                            "one (%%openrouter sweeps lists them); 'auto' resumes when there is one to resume "
+                            "and runs the sweep afresh when there is none")
     call.add_argument("-o", "--out", metavar="NAME", help="also store the result in the variable NAME")
     call.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
                       help="any other body field, e.g. --param 'provider={\"sort\":\"price\"}' (repeatable)")
@@ -183,6 +189,9 @@ def _parse(line: str) -> CallOptions:
                             f"%%openrouter {ns.chat} --chat [NAME]")
     if ns.chat is not None and not ns.chat.strip():
         raise InvalidOption("--chat '': name the conversation, e.g. --chat plans, or give --chat alone for 'default'")
+    if isinstance(ns.resume, str) and "/" in ns.resume and not ns.models:
+        raise InvalidOption(f"--resume {ns.resume}: that looks like a model id; the model goes first: "
+                            f"%%openrouter {ns.resume} ... --resume [SWEEP_ID]")
     models = [m.strip() for m in (ns.models or "").split(",") if m.strip()]
     routing, reasoning, strict = routing_options({k: v for k, v in vars(ns).items()
                                                   if k in CALL_KEYWORDS and v not in (None, False)})
@@ -193,7 +202,8 @@ def _parse(line: str) -> CallOptions:
                        vars=parse_vars(ns.vars), concurrency=ns.concurrency, max_cost=ns.max_cost, yes=ns.yes,
                        schema=ns.schema if ns.schema_multi is None else ns.schema_multi,
                        schema_multi=ns.schema_multi is not None,
-                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history).check()
+                       chat=ns.chat, continue_from=ns.continue_from, max_history=ns.max_history,
+                       resume=ns.resume).check()
 
 
 _SWEEP_FLAGS = {flag: p.flag for p in PARAMS.values() if p.sweepable for flag in (p.flag, p.short) if flag}

@@ -13,6 +13,9 @@ from ..core.errors import InvalidOption
 from ..core.routing import Routing, max_price, names, reasoning_field
 
 
+RESUME_AUTO = "auto"  # --resume auto: resume the matching sweep if any, else run it afresh
+
+
 @dataclass
 class CallOptions:
     """A parsed magic line: what to send, and what to do with the result."""
@@ -41,6 +44,10 @@ class CallOptions:
     routing: Routing = field(default_factory=Routing)  # --provider, --fallback-models, ... (core/routing.py)
     reasoning: dict[str, Any] | None = None  # the body's `reasoning` object
     strict: bool = False  # --strict: a preflight note is an error
+    # --resume [SWEEP_ID]: True finds the newest recorded sweep of the same grid; a sweep id names
+    # one; RESUME_AUTO resumes it when there is one and starts the sweep otherwise (map_rows re-runs
+    # a partition this way).  Only the runs without a successful row are sent (api/resuming.py).
+    resume: bool | str = False
 
     @property
     def in_conversation(self) -> bool:
@@ -58,6 +65,8 @@ class CallOptions:
         if self.max_cost is not None and (isinstance(self.max_cost, bool) or not isinstance(self.max_cost, (int, float))
                                           or not math.isfinite(self.max_cost) or not self.max_cost > 0):
             raise InvalidOption(f"--max-cost {self.max_cost!r}: must be a positive amount of USD, e.g. --max-cost 0.50")
+        if isinstance(self.resume, str) and not self.resume.strip():
+            raise InvalidOption("--resume '': name a sweep (an id from %openrouter sweeps), or give --resume alone")
         for name, values in self.params.items():
             if not values:
                 raise InvalidOption(f"--{name.replace('_', '-')}: no values given; give at least one")

@@ -101,3 +101,25 @@ def chat_messages(prompt: str, system: str | None = None,
 def completion_prompt(prompt: str, system: str | None = None) -> str:
     """The `prompt` of a legacy completion: the system text, if any, goes first."""
     return f"{system}\n\n{prompt}" if system else prompt
+
+
+def qualify_fields(text: str, name: str, columns: Sequence[str]) -> tuple[str, list[str]]:
+    """`text` with each plain ``{col}`` field naming one of `columns` rewritten as ``{name.col}``
+    (so a frame's columns can be written as plain fields, as `or_magic.map_rows` does).
+
+    Returns the text and the plain field names that name no column, in order; escaped ``{{col}}``
+    and dotted ``{a.b}`` fields are kept as written."""
+    known = set(columns)
+    unknown: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        escaped, field, column = match.groups()
+        if escaped is not None or column is not None:
+            return match.group(0)
+        if field in known:
+            return "{" + f"{name}.{field}" + "}"
+        if field not in unknown:
+            unknown.append(field)
+        return match.group(0)
+
+    return _FIELD.sub(replace, text), unknown

@@ -116,6 +116,7 @@ class Run:
     cached: bool = False
     record_id: int | None = None  # its row in the history database, once recorded
     chat: dict[str, Any] | None = None  # conversation, turn, parent_run, branch: for the history
+    sweep_id: str | None = None  # the recorded sweep it belongs to (store/sweeps.py); with `index`, its identity
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,7 @@ directory (``$XDG_DATA_HOME/or_magic/history.db``, ``~/.local/share/...`` on Lin
 
 Why SQLite in WAL mode with one commit per run: a kernel that crashes or restarts loses
 nothing it received, and two kernels (or a sweep's threads) can write at once.  The schema is
-versioned with ``PRAGMA user_version``; `MIGRATIONS[i]` brings version i to i + 1, so an
+versioned with ``PRAGMA user_version``; `MIGRATIONS[i]` (schema.py) brings version i to i + 1, so an
 old database is upgraded in place when it is opened.
 
 The API key is never part of a request body (it travels in a header), but every text
@@ -30,48 +30,20 @@ from ..core.shell import cell_number, current_shell
 from ..wire import answers
 from .backlog import BUSY_WAIT, Backlog, is_locked
 from .history_path import HOME_ENV, default_path, resolve_path  # noqa: F401 - the history's home, re-exported
+from .schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
     from ..run.request import Run
 
-MIGRATIONS: list[str] = [
-    # 0 → 1: the runs table.
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at REAL NOT NULL,           -- epoch seconds when the run started
-        base_url TEXT, endpoint TEXT, model TEXT,
-        request TEXT,                       -- the JSON body sent (scrubbed)
-        request_hash TEXT,                  -- cache key: base URL + endpoint + body
-        response TEXT,                      -- the JSON answer, when one arrived
-        text TEXT, finish_reason TEXT,
-        prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL, latency REAL,
-        generation_id TEXT,
-        error TEXT, error_type TEXT, status INTEGER,
-        cached INTEGER NOT NULL DEFAULT 0,
-        session TEXT, notebook TEXT, cell INTEGER
-    );
-    CREATE INDEX runs_created ON runs (created_at);
-    CREATE INDEX runs_request ON runs (request_hash);
-    """,
-    # 1 → 2: conversations (run/conversation.py): which chat a run was a turn of, its turn number
-    # (1-based), the run it answered after (the previous turn, or the run it was continued
-    # from), and its branch (a cell re-run opens a new one; the old turns stay here).
-    """
-    ALTER TABLE runs ADD COLUMN conversation TEXT;
-    ALTER TABLE runs ADD COLUMN turn INTEGER;
-    ALTER TABLE runs ADD COLUMN parent_run INTEGER;
-    ALTER TABLE runs ADD COLUMN branch INTEGER;
-    CREATE INDEX runs_conversation ON runs (conversation, turn);
-    """,
-]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 CHAT_COLUMNS = ("conversation", "turn", "parent_run", "branch")  # from `Run.chat`
+SWEEP_COLUMNS = ("sweep_id", "grid_index")  # from `Run.sweep_id` and `Run.index`
 COLUMNS = ("id", "created_at", "model", "endpoint", "text", "finish_reason", "prompt_tokens",
            "completion_tokens", "cost", "latency", "generation_id", "error", "error_type", "status",
-           "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS
+           "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS \
+    + SWEEP_COLUMNS
 
 
 class History:
@@ -133,6 +105,19 @@ class History:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             return self._db.execute(sql, args).fetchall()
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of any query (store/sweeps.py reads the sweeps table through this)."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """One statement, committed before this returns (a sweep's plan must be on disk before its
+        first request, whatever transaction the run rows are being written in)."""
+        with self._lock:
+            self._db.execute(sql, args)
+            if self._db.in_transaction:
+                self._db.commit()
 
     def count(self) -> int:
         with self._lock:
@@ -213,6 +198,7 @@ def run_row(run: "Run", base_url: str, key: str | None) -> dict[str, Any]:
         "status": getattr(run.error, "status", None), "cached": int(run.cached),
         "session": session, "notebook": notebook, "cell": cell,
         **{name: (run.chat or {}).get(name) for name in CHAT_COLUMNS},
+        "sweep_id": run.sweep_id, "grid_index": run.index if run.sweep_id is not None else None,
     }
 
 

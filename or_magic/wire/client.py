@@ -1,11 +1,11 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py and request_maker.py, the only modules that import httpx.  `Client` (sync:
-single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the headers, how an attempt is
-judged and the retry decision; only the send loop exists twice, once per I/O style.  Everything
-the server says goes through answers.py, which turns an error status, an error body inside an
-HTTP 200, or a choice that finished with "error" into an `APIError`; httpx's own exceptions
-become `TransportError`s here.  The key is scrubbed from any server text.
+With stream_reader.py, body_reader.py and request_maker.py, the only modules that import httpx.
+`Client` (sync: single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
+headers, how an attempt is judged and the retry decision; only the send loop exists twice, once
+per I/O style.  Everything the server says goes through answers.py, which turns an error status,
+an error body inside an HTTP 200, or a choice that finished with "error" into an `APIError`;
+httpx's own exceptions become `TransportError`s here.  The key is scrubbed from any server text.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ..core.settings import Settings
 from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
 from .request_maker import QuietJar, RequestMaker
+from .body_reader import Body, aread_body, read_body
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
@@ -36,12 +37,13 @@ RetryNotice = Callable[[str], None]
 class Attempt(NamedTuple):
     """One request's outcome."""
 
-    response: "httpx.Response | None"  # the answer, read whole (a stream: unread)
+    response: "httpx.Response | None"  # the answer's head; its body is `content` (a stream: unread)
     failure: "Exception | None"  # no usable answer: why
     status: int | None  # the status to judge a retry by; None when the answer is usable or final
     error: dict[str, Any]  # the answer's error fields
     data: dict[str, Any] | None = None  # the answer already parsed (large bodies are parsed once)
     final: bool = False  # never worth another attempt (the request itself cannot be sent)
+    content: bytes = b""  # the whole body (read under the clocks of body_reader.py), without the key
 
 
 def _stderr_notice(message: str) -> None:
@@ -94,16 +96,16 @@ class ClientBase:
             raise TimeoutError(_timeout_text(self.settings, exc)) from None
         return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
 
-    def _judged(self, response: httpx.Response) -> Attempt:
+    def _judged(self, response: httpx.Response, content: bytes) -> Attempt:
         """A complete answer: usable (status None), or the status and error to decide a retry by."""
-        content = scrub_bytes(response.content, self._key)  # nothing kept from here may hold the key
+        content = scrub_bytes(content, self._key)  # rebound: no Attempt, repr or frame here keeps the key
         if 300 <= response.status_code < 400:  # not followed: the key would go along to wherever
             return Attempt(response, redirect_error(response.status_code, response.headers, self.base_url,
                                                     self._key), None, {}, final=True)
         if response.status_code >= 400:
-            return Attempt(response, None, response.status_code, error_fields(content))
+            return Attempt(response, None, response.status_code, error_fields(content), content=content)
         status, error, data = unusable_ok(content)
-        return Attempt(response, None, status, error, data)
+        return Attempt(response, None, status, error, data, content=content)
 
     def _retry_wait(self, attempt: int, outcome: Attempt) -> float | None:
         """Seconds to wait before another attempt, or None when this attempt is final."""
@@ -132,7 +134,7 @@ class ClientBase:
         response = outcome.response
         assert response is not None  # _final raised otherwise
         try:
-            return check_answer(response.status_code, response.headers, response.content, self._key, outcome.data)
+            return check_answer(response.status_code, response.headers, outcome.content, self._key, outcome.data)
         except AuthError as exc:
             raise self.explained(exc)
 
@@ -184,6 +186,8 @@ class Client(ClientBase):
         """POST a streamed completion, calling `on_text` with each new piece of text; returns the
         assembled answer, shaped like `complete()`'s (see `read_stream` for the failure cases)."""
         outcome = self._send_with_retries("POST", PATHS[endpoint], {**body, "stream": True}, stream=True)
+        if outcome.response.status_code >= 300:  # type: ignore[union-attr]  # an error, read whole already
+            return self._answer(outcome)
         try:
             return read_stream(outcome.response, self.settings, self._key, on_text)  # type: ignore[arg-type]
         except AuthError as exc:
@@ -206,7 +210,9 @@ class Client(ClientBase):
         raise AssertionError("unreachable")
 
     def _attempt(self, request: httpx.Request, stream: bool) -> Attempt:
-        """One request; a successful stream is returned unread, for read_stream to consume."""
+        """One request; a successful stream is returned unread, for read_stream to consume.  Any
+        other body is read under the `timeout` and `deadline` clocks (body_reader.py)."""
+        started = time.monotonic()
         try:
             response = self._http.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -214,12 +220,10 @@ class Client(ClientBase):
         if stream and response.status_code < 300:
             return Attempt(response, None, None, {})
         try:
-            response.read()
+            body = read_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        finally:  # also on Ctrl-C: give the connection back before leaving
-            response.close()
-        return self._judged(response)
+        return self._judged(response, body.content())
 
 
 class AsyncClient(ClientBase):
@@ -260,17 +264,16 @@ class AsyncClient(ClientBase):
         raise AssertionError("unreachable")
 
     async def _attempt(self, request: httpx.Request) -> Attempt:
+        started = time.monotonic()
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             return self._send_failed(exc)
         try:
-            await response.aread()
+            body = await aread_body(response, Body(self.settings, started))
         except httpx.TransportError as exc:
             return self._read_failed(exc)
-        finally:
-            await response.aclose()
-        return self._judged(response)
+        return self._judged(response, body.content())
 
     def _throttled(self) -> Any:
         return self.throttle.attempt() if self.throttle is not None else _Unthrottled()

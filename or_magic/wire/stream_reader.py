@@ -16,6 +16,7 @@ from ..core.errors import ORMagicError, TimeoutError, TransportError
 from ..core.secrets import scrub, scrub_bytes, scrub_json
 from ..core.settings import Settings
 from .answers import check_answer, check_choices
+from .body_reader import Body, over_deadline, read_body
 from .sse import DONE, SSEError, SSEParser
 from .stream import StreamAssembler, StreamCancelled, TextHook, reasoning_piece
 
@@ -31,8 +32,9 @@ def read_stream(response: httpx.Response, settings: Settings, key: str | None,
     raises StreamCancelled with the partial body, whose finish_reason is "cancelled".
     """
     if response.status_code >= 400 or response.headers.get("content-type", "").startswith("application/json"):
-        read_whole(response)  # an error, or a server that does not stream: one plain body
-        return check_answer(response.status_code, response.headers, response.content, key)
+        # An error, or a server that does not stream: one plain body, under the same clocks.
+        content = read_body(response, Body(settings, time.monotonic())).content()
+        return check_answer(response.status_code, response.headers, content, key)
     assembler = StreamAssembler()
     failure: BaseException | None = None
     try:
@@ -94,8 +96,7 @@ def watched_events(pieces: Iterable[bytes], settings: Settings, assembler: Strea
             raise TimeoutError(f"the stream sent only keep-alives for {settings.timeout:g} s (timeout); raise it "
                                "with %config OpenRouterMagics.timeout = SECONDS", partial=scrub(assembler.text, key))
         if now - started > settings.deadline:
-            raise TimeoutError(f"the answer took longer than {settings.deadline:g} s in all (deadline); raise it "
-                               "with %config OpenRouterMagics.deadline = SECONDS", partial=scrub(assembler.text, key))
+            raise over_deadline(settings, partial=scrub(assembler.text, key))
         yield from events
         if parser.done:
             return
@@ -133,11 +134,3 @@ def _clean_body(assembler: StreamAssembler, key: str | None) -> dict[str, Any]:
     text, the reasoning, a tool call's arguments, any choice), so each chunk alone cannot be
     trusted to show it; the whole body is checked once it is joined."""
     return scrub_json(assembler.body(), key)
-
-
-def read_whole(response: httpx.Response) -> None:
-    """Read a plain-JSON answer to a stream request (an error, say) whole and free the connection."""
-    try:
-        response.read()
-    finally:
-        response.close()

@@ -96,7 +96,9 @@ class Fault:
                         matches); stream: ``after`` chunks, half a chunk, end
     ``slow_body``       the body (or the stream's chunks) spread over ``seconds``
     ``keepalive``       stream: after ``after`` chunks only ``: OPENROUTER PROCESSING``
-                        comments for ``seconds``, then the rest; non-stream: no effect
+                        comments for ``seconds``, then the rest; non-stream: the head,
+                        then only whitespace (``\\n``) for ``seconds``, then the JSON
+                        (chunked)
     ==================  ==========================================================
     """
     kind: str = "http"
@@ -185,7 +187,8 @@ class Fault:
 
     @classmethod
     def keepalive(cls, seconds: float, after_chunks: int = 1) -> Fault:
-        """Stream: after ``after`` chunks, only keep-alive comments for ``seconds``, then the rest."""
+        """Stream: after ``after`` chunks, only keep-alive comments for ``seconds``, then the rest;
+        non-stream: only keep-alive whitespace for ``seconds`` before the JSON."""
         return cls("keepalive", 200, after=after_chunks, seconds=seconds)
 
     @classmethod

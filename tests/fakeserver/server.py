@@ -86,7 +86,8 @@ code=502)``, ``Fault.midstream_error(after_chunks=2, code=429)`` (code int or st
 ``Fault.malformed_sse(after_chunks=1)``, ``Fault.non_json_data(after_chunks=1)``,
 ``Fault.drop_before()``, ``Fault.drop_midstream(after_chunks=2)``,
 ``Fault.stall(seconds, after_chunks=None)``, ``Fault.truncated_json(after_chunks=0)``,
-``Fault.slow_body(seconds=0.5)``; ``fail_next(<int>)`` is ``Fault.http(<int>)``.
+``Fault.slow_body(seconds=0.5)``, ``Fault.keepalive(seconds, after_chunks=1)`` (non-stream:
+whitespace before the JSON); ``fail_next(<int>)`` is ``Fault.http(<int>)``.
 Model ids ``test/error-<status>`` always fail with that status (``test/error-200``:
 error inside a 200 body; ``test/error-midstream``: mid-stream error chunk).
 ``chaos=p``: each completion request, with probability p (seeded by chaos_seed),

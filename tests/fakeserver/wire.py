@@ -23,6 +23,9 @@ from tests.fakeserver.faults import Fault
 
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 KEEPALIVE_EVERY = 0.05  # seconds between keep-alive comments of a `keepalive` fault
+# A non-streamed answer's keep-alive: whitespace before the JSON (JSON allows it), sent while the
+# answer is being generated so proxies and read timeouts see bytes (DeepSeek's API, sglang do so).
+KEEPALIVE_WHITESPACE = b"\n"
 MALFORMED_LINE = b"OPENROUTER-DEBUG this line has no field separator\n\n"
 NON_JSON_LINE = b'data: {"id": "gen-broken", "choices": [ not json\n\n'
 
@@ -94,6 +97,8 @@ def write_completion(w: Wire, job: Job, fault: Fault | None) -> None:
     data = b"not json" if kind == "non_json" else encode(obj)
     if kind == "truncated_json":
         data = data[: len(data) // 2]
+    if kind == "keepalive":
+        return _whitespace_then(w, job, data, fault.seconds)
     headers = {"Content-Type": "application/json", "Content-Length": str(len(data)),
                "X-Generation-Id": job.gen_id}
     if kind not in ("drop_midstream", "slow_body") and not (kind == "stall" and fault.after is not None):
@@ -111,6 +116,18 @@ def write_completion(w: Wire, job: Job, fault: Fault | None) -> None:
         for i in range(0, len(data), step):
             w.wait(fault.seconds / 10)
             w.h.wfile.write(data[i:i + step])
+
+
+def _whitespace_then(w: Wire, job: Job, data: bytes, seconds: float) -> None:
+    """The head at once, then only keep-alive whitespace for `seconds`, then the JSON: chunked,
+    since the length is not known while the answer is still being generated."""
+    w.h.wfile.write(w.head(200, {"Content-Type": "application/json", "Transfer-Encoding": "chunked",
+                                 "X-Generation-Id": job.gen_id}))
+    for _ in range(max(1, int(seconds / KEEPALIVE_EVERY))):
+        w.wait(KEEPALIVE_EVERY)
+        w.chunk(KEEPALIVE_WHITESPACE)
+    w.chunk(data)
+    w.end_chunks()
 
 
 def write_stream(w: Wire, job: Job, fault: Fault | None, chunk_delay: Callable[[], float]) -> None:

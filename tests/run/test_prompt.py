@@ -34,3 +34,11 @@ def test_row_fields_read_a_dataframe_row_and_leave_code_alone():
     assert fill_template("{row.nope}", {"row": row}) == ("{row.nope}", ["row.nope"])
     assert row_fields("{row.a} {row.b} {row.a} {x}") == {"row": ["a", "b"]}
     assert template_fields("{row.a} {x}") == ["x"]
+
+
+def test_qualify_fields_reads_plain_column_fields_from_the_row_and_names_the_others():
+    from or_magic.run.prompt import qualify_fields
+
+    text, unknown = qualify_fields('{a} {{a}} {b.c} {x} {"j": 1} {a}{x}', "row", ["a", "b"])
+    assert text == '{row.a} {{a}} {b.c} {x} {"j": 1} {row.a}{x}'
+    assert unknown == ["x"]

@@ -208,7 +208,8 @@ def test_a_version_1_database_gains_the_conversation_columns(home):
     record = dict(zip(runlog.COLUMNS, row))
     assert record["text"] == "old answer" and record["conversation"] is None and record["turn"] is None
     columns = [c[1] for c in sqlite3.connect(path).execute("PRAGMA table_info(runs)")]
-    assert columns[-4:] == ["conversation", "turn", "parent_run", "branch"]
+    # later migrations (3: sweeps) add their columns after these
+    assert columns[-6:] == ["conversation", "turn", "parent_run", "branch", "sweep_id", "grid_index"]
 
 
 def runlog_run():

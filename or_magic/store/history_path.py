@@ -18,13 +18,14 @@ HOME_ENV = "OR_MAGIC_HOME"
 def default_path() -> Path:
     """The database file used when no `history_path` is set."""
     env = os.environ
+    # every variable the answer reads, Path.home()'s included (HOME; USERPROFILE on Windows)
     return _default_path(sys.platform, env.get(HOME_ENV), env.get("LOCALAPPDATA"), env.get("XDG_DATA_HOME"),
-                         env.get("HOME"))
+                         (env.get("HOME"), env.get("USERPROFILE")))
 
 
 @functools.lru_cache(maxsize=8)  # asked before every run: the answer changes only with the environment
 def _default_path(platform: str, home: str | None, local_app_data: str | None, xdg: str | None,
-                  user_home: str | None) -> Path:
+                  user_home: tuple[str | None, str | None]) -> Path:
     if home:
         return Path(home).expanduser() / "history.db"
     if platform == "win32":

@@ -89,7 +89,7 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
     n = len(lp.token)
     logprob = np.asarray(lp.logprob, dtype=float)
     text, replaced = decode_tokens(lp.token, lp.bytes)
-    wire = {**_alt_index(lp), "alt_token": object_array(lp.alt_token), "alt_logprob": np.asarray(lp.alt_logprob, dtype=float)}
+    wire = {**_alt_index(lp), "alt_token": object_array(lp.alt_token), "alt_logprob": _alt_logprob(lp)}
     pos = wire["alt_position"]
     chosen = _chosen(object_array(lp.token), logprob, pos, wire["alt_token"], wire["alt_logprob"])
     alt_lp, alt_rank, in_order = wire["alt_logprob"], wire["alt_rank"], chosen
@@ -111,11 +111,25 @@ def _alt_index(lp: "TokenLogprobs") -> dict[str, "np.ndarray"]:
 
     from ..wire.logprobs import ALT_INDEX
 
-    made = lp.__dict__.get(ALT_INDEX)
-    if made is not None and made[0] == len(lp.alt_position) == len(lp.alt_rank):
+    made, lists = lp.__dict__.get(ALT_INDEX), lp.__dict__
+    # current while the lists are not made yet (TokenLogprobs.__getattr__), or have not grown since
+    if made is not None and ("alt_position" not in lists and "alt_rank" not in lists
+                             or made[0] == len(lp.alt_position) == len(lp.alt_rank)):
         return {"alt_position": made[1], "alt_rank": made[2]}  # never written to: the tables copy
     return {"alt_position": np.asarray(lp.alt_position, dtype=np.int64),
             "alt_rank": np.asarray(lp.alt_rank, dtype=np.int64)}
+
+
+def _alt_logprob(lp: "TokenLogprobs") -> "np.ndarray":
+    """alt_logprob as a float array: the parser's own while the list is not made (never written to)."""
+    import numpy as np
+
+    from ..wire.logprobs import ALT_LOGPROB
+
+    made = lp.__dict__.get(ALT_LOGPROB)
+    if made is not None and "alt_logprob" not in lp.__dict__:
+        return made
+    return np.asarray(lp.alt_logprob, dtype=float)
 
 
 def _chosen(tokens: "np.ndarray", logprob: "np.ndarray", pos: "np.ndarray", alt_token: "np.ndarray",
@@ -141,7 +155,7 @@ def _chosen(tokens: "np.ndarray", logprob: "np.ndarray", pos: "np.ndarray", alt_
 def _offsets(server: Sequence[int | None], text: list[str]) -> "np.ndarray":
     import numpy as np
 
-    if any(v is not None for v in server):
+    if list(server).count(None) < len(server):  # any offset given (counted at C speed)
         return np.array([np.nan if v is None else v for v in server], dtype=float)
     return np.asarray(char_offsets(text), dtype=float)
 

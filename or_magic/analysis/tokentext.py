@@ -61,7 +61,7 @@ def _tokens_are_text(tokens: Sequence[str], raw_bytes: Sequence[Any]) -> bool:
     if all(b is None for b in raw_bytes):
         return not any(t.startswith("bytes:") for t in tokens)
     try:
-        return [bytes(b) for b in raw_bytes] == [t.encode() for t in tokens]
+        return list(map(bytes, raw_bytes)) == list(map(str.encode, tokens))
     except (TypeError, ValueError, UnicodeEncodeError):  # None among bytes, bad values, lone surrogates
         return False
 

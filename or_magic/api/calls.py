@@ -142,7 +142,9 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     check_extra(options.extra)
     check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
-    check_sendable(None, options, {"the prompt": sorted({run.spec.prompt for run in plan.runs})})
+    filled = {run.spec.prompt for run in plan.runs} - {prompt}  # the cell text itself was checked above
+    if filled:
+        check_sendable(None, options, {"the prompt": sorted(filled)})
     plan.schema = schema
     if slot is not None:
         for run in plan.runs:
@@ -180,10 +182,11 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if to_send and (settings.cache if options.cache is None else options.cache):
         to_send, cache_notes = serve_from_cache(to_send, settings, hook)
         notes += cache_notes
-    if options.max_cost is not None and to_send:
-        notes += check_budget(to_send, options.max_cost, client_for(settings), options.yes)
-    if to_send:
-        _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
+    client = client_for(settings) if to_send else None  # one pool lookup (and key check) per call
+    if options.max_cost is not None and client is not None:
+        notes += check_budget(to_send, options.max_cost, client, options.yes)
+    if client is not None:
+        _announce(enforce(check_capabilities(to_send, client), options.strict))
     if len(plan.runs) > 1:
         notes += resume_hint(send_concurrently(settings, to_send, record, concurrency=options.concurrency,
                                                max_cost=options.max_cost, on_done=on_done, progress=progress,
@@ -194,8 +197,8 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
         swept.sweep_id = sweep_id
         return swept
     try:
-        if to_send:
-            run_sequentially(client_for(settings), plan, hook, on_text)
+        if client is not None:
+            run_sequentially(client, plan, hook, on_text)
             # a conversation the estimate let through but the server found too long: fewer turns
             while (retry := shorten_after_refusal(slot, plan.runs[0])) is not None:
                 notes.append(retry)

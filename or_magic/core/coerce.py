@@ -36,6 +36,8 @@ def valid_unicode(text: str) -> str:
 def unsendable(value: Any) -> str | None:
     """Why `value` cannot go into a JSON request body (a lone surrogate, NaN or Infinity), or None."""
     if isinstance(value, str):
+        if value.isascii():  # the usual case, decided without encoding
+            return None
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:

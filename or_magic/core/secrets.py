@@ -42,7 +42,7 @@ def sendable_key(value: str | None, env_name: str) -> Key | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not all(" " <= ch <= "~" for ch in value):
+    if not (value.isascii() and value.isprintable()):  # = every character in " ".."~", at C speed
         raise ConfigError(f"${env_name} holds a control or non-ASCII character, so it cannot be sent as "
                           f"an HTTP header; set {env_name} to the key alone (as shown at https://openrouter.ai/keys)")
     return Key(value)

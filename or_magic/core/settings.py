@@ -7,6 +7,7 @@ object or a notebook.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -62,19 +63,7 @@ class Settings:
 
     def base_url_problem(self) -> str | None:
         """Why the base URL cannot be used (a one-line error with the fix), or None."""
-        url = self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        where = "base_url" if self.base_url else f"${BASE_URL_ENV}" if os.environ.get(BASE_URL_ENV) else "base_url"
-        fix = f"set {where} to a URL such as {DEFAULT_BASE_URL} or http://localhost:8080/v1"
-        if url != url.strip():
-            return f"{where} {url!r} has surrounding whitespace; {fix}"
-        try:
-            parsed = urlparse(url)
-            parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError as exc:
-            return f"{where} {url!r} is not a valid URL ({exc}); {fix}"
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            return f"{where} {url!r} is not an http:// or https:// URL with a host; {fix}"
-        return None
+        return _base_url_problem(self.base_url, os.environ.get(BASE_URL_ENV))
 
     def key_hosts(self) -> set[str]:
         """The hosts opted in to receive the key (the setting plus $OR_MAGIC_SEND_KEY_TO)."""
@@ -84,22 +73,11 @@ class Settings:
     def sends_key(self) -> bool:
         """Whether requests to the base URL carry the key: to OpenRouter over https, to this
         machine (loopback), and to hosts opted in by name; decided from the URL as written."""
-        try:
-            parsed = urlparse(self.resolved_base_url())
-            host = (parsed.hostname or "").lower()
-        except ValueError:
-            return False
-        if host in self.key_hosts() or is_loopback(host):
-            return True
-        return parsed.scheme == "https" and is_openrouter(host)
+        return _sends_key(self.resolved_base_url(), tuple(self.send_key_to_hosts), os.environ.get(SEND_KEY_ENV, ""))
 
     def needs_key(self) -> bool:
         """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""
-        try:
-            host = urlparse(self.resolved_base_url()).hostname or ""
-        except ValueError:
-            return False
-        return is_openrouter(host) and self.sends_key()
+        return _needs_key(self.resolved_base_url(), tuple(self.send_key_to_hosts), os.environ.get(SEND_KEY_ENV, ""))
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with the given fields changed; None values are ignored."""
@@ -109,6 +87,47 @@ class Settings:
             if name in changes:
                 changes[name] = (changes[name],) if isinstance(changes[name], str) else tuple(changes[name])
         return replace(self, **changes)
+
+
+# Pure functions of the settings' strings and the environment's, cached: every call asks them
+# (a loop of complete() calls would parse the same URL a dozen times per request).
+@functools.lru_cache(maxsize=64)
+def _base_url_problem(base_url: str, from_env: str | None) -> str | None:
+    url = base_url or from_env or DEFAULT_BASE_URL
+    where = "base_url" if base_url else f"${BASE_URL_ENV}" if from_env else "base_url"
+    fix = f"set {where} to a URL such as {DEFAULT_BASE_URL} or http://localhost:8080/v1"
+    if url != url.strip():
+        return f"{where} {url!r} has surrounding whitespace; {fix}"
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"{where} {url!r} is not a valid URL ({exc}); {fix}"
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return f"{where} {url!r} is not an http:// or https:// URL with a host; {fix}"
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _sends_key(url: str, hosts: tuple[str, ...], from_env: str) -> bool:
+    try:
+        parsed = urlparse(url)
+        host = (parsed.hostname or "").lower()
+    except ValueError:
+        return False
+    named = (*hosts, *from_env.split(","))
+    if host in {h.strip().strip("[]").lower() for h in named if h.strip()} or is_loopback(host):
+        return True
+    return parsed.scheme == "https" and is_openrouter(host)
+
+
+@functools.lru_cache(maxsize=64)
+def _needs_key(url: str, hosts: tuple[str, ...], from_env: str) -> bool:
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:
+        return False
+    return is_openrouter(host) and _sends_key(url, hosts, from_env)
 
 
 def is_openrouter(host: str) -> bool:

@@ -18,6 +18,7 @@ from ..core.settings import Settings
 from .options import HELP, parse_line
 
 _DEFAULTS = Settings()
+_FIELDS = tuple(Settings.__dataclass_fields__)
 SUBCOMMANDS = ("models", "endpoints", "key", "history", "sweeps", "chat", "chats")
 
 
@@ -58,6 +59,7 @@ class OpenRouterMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        self._settings: tuple[tuple[Any, ...], Settings] | None = None
         if shell is not None:
             from ..core.shell import track_cells
             from .shorterrors import install
@@ -79,8 +81,13 @@ class OpenRouterMagics(Magics):
         return proposal["value"]
 
     def settings(self) -> Settings:
-        """The current trait values as Settings (read at every call, so %config applies at once)."""
-        return _DEFAULTS.with_overrides(**{name: getattr(self, name) for name in Settings.__dataclass_fields__})
+        """The current trait values as Settings (read at every call, so %config applies at once).
+        The Settings made from the same values last time is reused: building one costs more."""
+        values = tuple(getattr(self, name) for name in _FIELDS)
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in values)  # a list trait can change in place
+        if self._settings is None or self._settings[0] != key:
+            self._settings = (key, _DEFAULTS.with_overrides(**dict(zip(_FIELDS, values))))
+        return self._settings[1]
 
     @line_cell_magic
     def openrouter(self, line: str, cell: str | None = None) -> Any:

@@ -9,6 +9,7 @@ every option with its range.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 from typing import Any
@@ -137,8 +138,50 @@ PARSER = build_parser()
 HELP = PARSER.format_help()
 
 
+_PARSED: dict[str, CallOptions] = {}  # line → its options, as parsed the first time
+PARSED_KEPT = 256
+
+
 def parse_line(line: str) -> CallOptions:
-    """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input."""
+    """Parse a magic line into checked `CallOptions`; raises InvalidOption on bad input.
+
+    A notebook re-runs the same lines, and splitting and argparse cost more than the rest of a
+    cell's client work, so a line's options are kept and each call gets its own deep copy (the
+    magic sets fields on them).  A line naming a file (`--tools @f.json`) is parsed every time:
+    the file is read then."""
+    kept = _PARSED.get(line)
+    if kept is None:
+        kept = _parse(line)
+        if "@" not in line:
+            if len(_PARSED) >= PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[line] = kept
+    return _fresh(kept)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _fresh(options: CallOptions) -> CallOptions:
+    """A copy no change to which reaches the kept options: every list and dict is new (routing is
+    frozen and shared).  Several times faster than copy.deepcopy."""
+    fresh = copy.copy(options)
+    for name in ("models", "params", "extra", "choices", "vars", "reasoning"):
+        setattr(fresh, name, _copied(getattr(options, name)))
+    return fresh
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, _SCALARS):
+        return value
+    if type(value) is list:
+        return [_copied(v) for v in value]
+    if type(value) is dict:
+        return {k: _copied(v) for k, v in value.items()}
+    return copy.deepcopy(value)
+
+
+def _parse(line: str) -> CallOptions:
     ns = PARSER.parse_args(_attach_negative_values(split_line(line)))
     if ns.schema is not None and ns.schema_multi is not None:
         raise InvalidOption("--schema and --schema-multi together: give one (--schema-multi asks for a list of objects)")

@@ -235,7 +235,8 @@ def plan_over_vars(template: str, namespace: Mapping[str, Any], var_items: Mappi
         sub = plan_for(text)
         plan.axes = sub.axes + [n for n in names if n not in sub.axes]
         for run in sub.runs:
-            run.spec = replace(run.spec, variables=combo)
+            if combo:  # no --vars: the spec's own (empty) variables stand
+                run.spec = replace(run.spec, variables=combo)
             # a DataFrame row's key is its index label: hashable, and it joins back onto the frame
             run.axes.update({n: v.label if isinstance(v, Row) else v for n, v in combo.items()})
             run.index = len(plan.runs)

@@ -8,6 +8,7 @@ OpenRouter documents), and a recorded body shows exactly what the user asked for
 from __future__ import annotations
 
 import fnmatch
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -35,7 +36,11 @@ def choose_endpoint(model: str, requested: str | None, completions_models: Itera
         if requested not in ENDPOINTS:
             raise InvalidOption(f"--endpoint {requested!r}: must be one of {', '.join(ENDPOINTS)}")
         return requested
-    name = model.lower()
+    return _default_endpoint(model.lower(), tuple(completions_models))
+
+
+@functools.lru_cache(maxsize=256)  # asked for every run; fnmatch per pattern is the slow part
+def _default_endpoint(name: str, completions_models: tuple[str, ...]) -> str:
     return COMPLETIONS if any(fnmatch.fnmatch(name, pat) for pat in completions_models) else CHAT
 
 

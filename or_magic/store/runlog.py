@@ -29,13 +29,12 @@ from ..core.coerce import valid_unicode
 from ..core.shell import cell_number, current_shell
 from ..wire import answers
 from .backlog import BUSY_WAIT, Backlog, is_locked
+from .history_path import HOME_ENV, default_path, resolve_path  # noqa: F401 - the history's home, re-exported
 from .schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
     from ..run.request import Run
-
-HOME_ENV = "OR_MAGIC_HOME"
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -45,25 +44,6 @@ COLUMNS = ("id", "created_at", "model", "endpoint", "text", "finish_reason", "pr
            "completion_tokens", "cost", "latency", "generation_id", "error", "error_type", "status",
            "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS \
     + SWEEP_COLUMNS
-
-
-def default_path() -> Path:
-    """The database file used when no `history_path` is set."""
-    home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser() / "history.db"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "or_magic" / "history.db"
-
-
-def resolve_path(settings: "Settings | None" = None) -> Path:
-    configured = getattr(settings, "history_path", "") if settings is not None else ""
-    return Path(configured).expanduser() if configured else default_path()
 
 
 class History:
@@ -190,7 +170,7 @@ def open_history(path: str | os.PathLike[str]) -> History:
 def request_hash(base_url: str, endpoint: str, body: Mapping[str, Any]) -> str:
     """The cache key of a request.  Streaming is how the answer travels, not what it is."""
     same = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-    text = json.dumps([base_url.rstrip("/"), endpoint, same], sort_keys=True, default=str)
+    text = _HASHED.encode([base_url.rstrip("/"), endpoint, same])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -222,8 +202,13 @@ def run_row(run: "Run", base_url: str, key: str | None) -> dict[str, Any]:
     }
 
 
+# json.dumps(value, **options) builds an encoder per call; these are the same encoders, made once.
+_HASHED = json.JSONEncoder(sort_keys=True, default=str)
+_STORED = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _STORED.encode(value)
 
 
 def run_context() -> tuple[str | None, int | None, str | None]:

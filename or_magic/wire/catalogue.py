@@ -18,6 +18,7 @@ from ..core.coerce import to_float
 CATALOGUE_SECONDS = 600.0  # OpenRouter's /models is large; a labelling loop should not fetch it every call
 _catalogues: dict[Any, tuple[float, dict[str, Any]]] = {}
 _endpoints: dict[tuple[Any, str], tuple[float, dict[str, list[str]] | None]] = {}
+_supported: dict[Any, tuple[dict[str, Any], dict[str, Any]]] = {}  # per server: (listing, its supported_parameters)
 
 
 def _where(client: Any) -> Any:
@@ -49,7 +50,12 @@ def supported_parameters(client: Any) -> dict[str, Any]:
         # Kept as empty: a server without /models is not asked again on every cell.
         _catalogues[_where(client)] = (time.monotonic(), {})
         return {}
-    return {model_id: m.get("supported_parameters") for model_id, m in listed.items()}
+    kept = _supported.get(_where(client))
+    if kept is not None and kept[0] is listed:  # asked before every call: made once per listing
+        return kept[1]
+    found = {model_id: m.get("supported_parameters") for model_id, m in listed.items()}
+    _supported[_where(client)] = (listed, found)
+    return found
 
 
 def endpoints_path(model: str) -> str:

@@ -1,7 +1,7 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py and body_reader.py, the only modules that import httpx.  `Client` (sync:
-single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
+With stream_reader.py, body_reader.py and request_maker.py, the only modules that import httpx.
+`Client` (sync: single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
 headers, how an attempt is judged and the retry decision; only the send loop exists twice, once
 per I/O style.  Everything the server says goes through answers.py, which turns an error status,
 an error body inside an HTTP 200, or a choice that finished with "error" into an `APIError`;
@@ -24,6 +24,7 @@ from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
 from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
+from .request_maker import QuietJar, RequestMaker
 from .body_reader import Body, aread_body, read_body
 from .retry import retry_delay, should_retry
 from .stream import TextHook
@@ -77,7 +78,8 @@ class ClientBase:
 
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
-                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
+                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
+                "cookies": QuietJar()}
 
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
         """Nothing was received: worth another attempt, unless the request itself is at fault."""
@@ -163,6 +165,7 @@ class Client(ClientBase):
                  on_retry: RetryNotice | None = _stderr_notice) -> None:
         super().__init__(settings, on_retry)
         self._http = httpx.Client(transport=transport, **self._http_options())
+        self._requests = RequestMaker(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -198,7 +201,7 @@ class Client(ClientBase):
         # keep-alive, so a pooled reuse would fail; a stream's connection is not kept.
         headers = {"Connection": "close"} if stream else None
         for attempt in itertools.count():
-            request = self._http.build_request(method, path, json=body, params=params, headers=headers)
+            request = self._requests.build(method, path, body, params, headers)
             outcome = self._attempt(request, stream)
             delay = self._retry_wait(attempt, outcome)
             if delay is None:

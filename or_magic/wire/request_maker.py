@@ -1,0 +1,57 @@
+"""Requests for httpx at a third of `build_request`'s cost, and a cookie jar that skips cookieless answers.
+
+`httpx.Client.build_request(method, path, json=body)` parses and merges the URL, merges the
+client's headers and encodes the body on every call; for a loop of calls to one endpoint all but
+the body are the same each time.  `RequestMaker` lets httpx build the first request to a path,
+keeps its URL, headers (less Content-Length) and extensions, and then only encodes the body, as
+httpx encodes JSON.  Measured (bench/README.md, request): 156 → 48 µs CPU per request.
+"""
+
+from __future__ import annotations
+
+import json
+from http.cookiejar import CookieJar
+from typing import Any
+
+import httpx
+
+Made = tuple[httpx.URL, httpx.Headers, dict[str, Any]]
+
+
+class RequestMaker:
+    """`build(method, path, body, params, headers)` = `http.build_request(...)`, made faster."""
+
+    def __init__(self, http: httpx.Client | httpx.AsyncClient) -> None:
+        self._http = http
+        self._made: dict[tuple[str, str, tuple[tuple[str, str], ...]], Made] = {}
+
+    def build(self, method: str, path: str, body: Any, params: Any = None,
+              headers: dict[str, str] | None = None) -> httpx.Request:
+        # Query params and server-set cookies are merged per request: httpx does it itself then.
+        if body is None or params is not None or self._http.cookies:
+            return self._http.build_request(method, path, json=body, params=params, headers=headers)
+        key = (method, path, tuple(sorted((headers or {}).items())))
+        made = self._made.get(key)
+        if made is None:
+            model = self._http.build_request(method, path, json={}, headers=headers)
+            kept = httpx.Headers(model.headers)
+            del kept["Content-Length"]  # set from each body
+            made = self._made[key] = (model.url, kept, model.extensions)
+        url, merged, extensions = made
+        # What httpx's encode_json sends (httpx/_content.py), byte for byte.
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        return httpx.Request(method, url, content=content, headers=merged, extensions=dict(extensions))
+
+
+class QuietJar(CookieJar):
+    """The client's cookie jar, which skips answers that set no cookie.
+
+    httpx hands every response to `CookieJar.extract_cookies`, which first copies all its headers
+    into an `email.message.Message` (twice) to look for Set-Cookie: a sixth of the client's CPU
+    per request.  An answer without Set-Cookie/Set-Cookie2 makes no cookie either way."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        headers = getattr(getattr(response, "response", None), "headers", None)  # httpx's wrapper
+        if headers is not None and "set-cookie" not in headers and "set-cookie2" not in headers:
+            return
+        super().extract_cookies(response, request)

@@ -27,6 +27,7 @@ from .auth import request_headers, tell_withheld, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
+from .transport import ssl_context
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
@@ -75,7 +76,8 @@ class ClientBase:
 
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
-                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)}
+                "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
+                "verify": ssl_context()}  # shared: httpx would load the CA bundle per client
 
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
         """Nothing was received: worth another attempt, unless the request itself is at fault."""

@@ -165,7 +165,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     notes += more
     executor = executor_for(settings, options.concurrency, progress, options.cache)  # for r.fork(), r.branches()
     from ..store.cache import serve_from_cache
-    from ..store.runlog import recorder, recording
+    from ..store.recording import recorder, recording
 
     record = recorder(settings)
     hook = recording(settings, on_done, record)
@@ -178,7 +178,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if to_send:
         _announce(enforce(check_capabilities(to_send, client_for(settings)), options.strict))
     if len(plan.runs) > 1:
-        notes += send_concurrently(settings, to_send, record, concurrency=options.concurrency,
+        notes += send_concurrently(settings, to_send, recorder(settings, batched=True), concurrency=options.concurrency,
                                    max_cost=options.max_cost, on_done=on_done, progress=progress)
         close_slot(slot, plan.runs, notes)
         return Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
@@ -241,7 +241,7 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
 
     def execute_plan(plan: Plan) -> list[str]:
         from ..store.cache import serve_from_cache
-        from ..store.runlog import recorder
+        from ..store.recording import recorder
 
         record = recorder(settings)
         notes: list[str] = []
@@ -251,7 +251,8 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
         if len(to_send) == 1:
             run_sequentially(client_for(settings), Plan(runs=to_send), record)
             return notes
-        return notes + send_concurrently(settings, to_send, record, concurrency=concurrency, progress=progress)
+        return notes + send_concurrently(settings, to_send, recorder(settings, batched=True), concurrency=concurrency,
+                                         progress=progress)
 
     return execute_plan
 

@@ -1,6 +1,6 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py, the only modules that import httpx.  `Client` (sync: single runs, streams,
+With stream_reader.py and transport.py, the only modules that import httpx.  `Client` (sync: single runs, streams,
 /models, /key) and `AsyncClient` (sweeps) share one base: the key, the headers, how an attempt is
 judged and the retry decision; only the send loop exists twice, once per I/O style.  Everything
 the server says goes through answers.py, which turns an error status, an error body inside an
@@ -27,7 +27,7 @@ from .auth import request_headers, tell_withheld, withheld_why
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
-from .transport import ssl_context
+from .transport import ssl_context, sweep_transport
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
@@ -236,6 +236,7 @@ class AsyncClient(ClientBase):
         self.rate_limit_retries = rate_limit_retries
         self.throttle = throttle
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
         self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
 
     async def aclose(self) -> None:

@@ -208,7 +208,7 @@ def cut_notes(runs: Sequence[Run]) -> list[str]:
     with no max_tokens sent): the model's or provider's own limit cut them.  A cut at the user's
     own --max-tokens is what was asked for, and the finish_reason column shows it."""
     cut = sum(1 for r in runs if r.completion is not None and r.completion.finish_reason == "length"
-              and not any(name in r.spec.body() for name in ("max_tokens", "max_completion_tokens")))
+              and not any(r.spec.sets(name) for name in ("max_tokens", "max_completion_tokens")))
     if not cut:
         return []
     which = "the answer was" if len(runs) == 1 else f"{cut} of {len(runs)} answers were"

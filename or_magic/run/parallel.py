@@ -149,6 +149,10 @@ class _Batch:
     def add(self, run: Run) -> None:
         if self.record is not None:
             self.record(run)
+        # Bounded memory: a finished run keeps its answer as JSON text and drops its request body
+        # (both are rebuilt if read), so 100,000 runs hold a few KB each (bench/bench_sweep.py).
+        run.compact()
+        run.spec.sent()
         self.runs.append(run)
         if len(self.runs) >= FLUSH_ROWS:
             self.hand_over()

@@ -8,6 +8,7 @@ OpenRouter documents), and a recorded body shows exactly what the user asked for
 from __future__ import annotations
 
 import fnmatch
+import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # types only: the magic line is parsed (through grid.py) with
     from ..wire.logprobs import TokenLogprobs
     from ..wire.response import Completion
 
+_SENT = object()  # RunSpec's body memo after sent(): build it afresh each time
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5
 
@@ -62,7 +64,19 @@ class RunSpec:
         built = self.__dict__.get("_body")  # a frozen dataclass still has a __dict__ to memo in
         if built is None:
             built = self.__dict__["_body"] = self._build_body()
+        elif built is _SENT:
+            return self._build_body()
         return built
+
+    def sent(self) -> None:
+        """Forget the memoised body once it is sent and recorded (a sweep's 100,000 bodies would
+        otherwise stay in memory); body() still builds it, the same, when asked, without keeping it."""
+        self.__dict__["_body"] = _SENT  # the same key: the instance dict does not grow
+
+    def sets(self, name: str) -> bool:
+        """Whether the body has the field `name` (from the sampling params or --param), without
+        building it."""
+        return name in self.params or name in self.extra
 
     def _build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
@@ -112,6 +126,19 @@ class Run:
     record_id: int | None = None  # its row in the history database, once recorded
     chat: dict[str, Any] | None = None  # conversation, turn, parent_run, branch: for the history
 
+    def compact(self, text: str | None = None) -> None:
+        """Hold the answer body as its JSON text (`text`, when the caller has it already) until
+        `raw` is read: a sweep's finished runs are kept this way, a fifth of the parsed size."""
+        raw = self.__dict__.get("_raw")
+        if isinstance(raw, dict):
+            self.__dict__["_raw"] = text if text is not None else json.dumps(raw, ensure_ascii=False, default=str)
+
+    def release(self, source: Any) -> None:
+        """Keep no answer body at all, only where it is stored: `source.response(record_id)` gives
+        its JSON text back when `raw` is read (a sweep's runs, once committed to the history)."""
+        if self.record_id and isinstance(self.__dict__.get("_raw"), (dict, str)):
+            self.__dict__["_raw"] = source
+
     @property
     def ok(self) -> bool:
         return self.error is None and self.completion is not None
@@ -149,6 +176,23 @@ class Run:
         if name == "error":
             return str(self.error) if self.error is not None else None
         return getattr(self.completion, name, None) if self.completion else None
+
+
+def _get_raw(run: Run) -> dict[str, Any] | None:
+    raw = run.__dict__.get("_raw")
+    if raw is not None and not isinstance(raw, (dict, str)):  # released: read back from the history
+        raw = run.__dict__["_raw"] = raw.response(run.record_id)
+    if isinstance(raw, str):  # compacted: parsed again when read (and kept, so edits stick)
+        raw = run.__dict__["_raw"] = json.loads(raw)
+    return raw
+
+
+def _set_raw(run: Run, raw: dict[str, Any] | None) -> None:
+    run.__dict__["_raw"] = raw
+
+
+# `raw` stays a dataclass field (Run(raw=...), repr, ==) read through a property (see compact()).
+Run.raw = property(_get_raw, _set_raw, doc="The answer body, as the server sent it (scrubbed of the key).")  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
         axes.append("sample")
     plan = Plan(axes=axes)
     names = list(params)
-    by_provider: Mapping[str | None, dict[str, Any]] = provider_extras or {None: dict(extra or {})}
+    # One extra dict per provider, shared by its runs (a spec is read-only): not one per run.
+    by_provider: Mapping[str | None, dict[str, Any]] = {name: dict(fields) for name, fields in
+                                                        (provider_extras or {None: extra or {}}).items()}
     for model in models:
         chosen_endpoint = choose_endpoint(model, endpoint, completions_models)
         for provider, fields in by_provider.items():
@@ -43,7 +45,7 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
                 values = dict(zip(names, combo))
                 for sample in range(samples):
                     spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
-                                   params=values, extra=dict(fields), stream=stream, sample=sample,
+                                   params=values, extra=fields, stream=stream, sample=sample,
                                    context=tuple(context))
                     point = {**values, "sample": sample, "provider": provider}
                     run_axes = {a: point[a] for a in axes if a != "model"}

@@ -36,6 +36,7 @@ class Recorder:
         self._pending: list[tuple["Run", dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._context = run_context() if batched else None  # one cell for the whole sweep
+        self._stored = StoredAnswers(path)
 
     def __repr__(self) -> str:  # the key stays out of reprs
         return f"<or_magic.Recorder {self.path}>"
@@ -54,6 +55,7 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             self.history = _cannot_record(self.path, exc)
             return
+        run.compact(row["response"])  # the text just made for the history: not serialised twice
         with self._lock:
             self._pending.append((run, row))
 
@@ -70,6 +72,24 @@ class Recorder:
             return
         for (run, _), record_id in zip(pending, ids):
             run.record_id = record_id
+            run.release(self._stored)  # committed: `raw` is read back from its row when asked
+
+
+class StoredAnswers:
+    """Where a released run's answer body is (run/request.py `Run.release`): the history file,
+    by path, so a run stays copyable and picklable (a History holds a connection and a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"<or_magic.StoredAnswers {self.path}>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "StoredAnswers":
+        return self  # nothing mutable: copies of a run read the same row
+
+    def response(self, record_id: int | None) -> str | None:
+        return open_history(self.path).response(record_id)
 
 
 def recorder(settings: "Settings", batched: bool = False) -> Recorder | None:

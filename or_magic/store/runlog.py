@@ -151,6 +151,12 @@ class History:
                 raise
         return ids[0] if single else ids
 
+    def response(self, record_id: int | None) -> str | None:
+        """The stored answer (JSON text) of row `record_id`: a released run's `raw` (run/request.py)."""
+        with self._lock:
+            found = self._db.execute("SELECT response FROM runs WHERE id = ?", (record_id,)).fetchone()
+        return found[0] if found else None
+
     def cached_responses(self, request_hash: str, limit: int = 5) -> list[str]:
         """The newest stored answers (JSON text, unchecked) to an identical successful request."""
         with self._lock:

@@ -137,7 +137,7 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     check_extra(options.extra)
     check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
-    check_sendable(None, options, {"the prompt": sorted({run.spec.prompt for run in plan.runs})})
+    check_sendable(None, options, {"the prompt": sorted(set(plan.prompts))})
     plan.schema = schema
     if slot is not None:
         for run in plan.runs:

@@ -11,7 +11,7 @@ import fnmatch
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 from ..core.errors import InvalidOption, ORMagicError
 from ..core.params import CHAT, COMPLETIONS, ENDPOINTS
@@ -219,10 +219,52 @@ class Usage:
         return f"{self.prompt_tokens}+{self.completion_tokens} tokens"
 
 
+class LazyRuns(Sequence[Run]):
+    """A plan's runs, each made from its grid position the first time it is read, then kept.
+
+    Planning a grid costs nothing per run: a 1,000,000-run grid is planned without making one.
+    `len()`, indexing (`Run.index` is the position), slices and iteration work as on a list.
+    `build(i)` makes run i without keeping it (for plans built on other plans)."""
+
+    def __init__(self, size: int, build: Callable[[int], Run]) -> None:
+        self._size, self.build, self._made = size, build, {}  # type: ignore[var-annotated]
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, i: int) -> Run: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Run]: ...
+
+    def __getitem__(self, i: int | slice) -> Run | list[Run]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._size))]
+        position = i + self._size if i < 0 else i
+        if not 0 <= position < self._size:
+            raise IndexError(f"run {i} of a plan of {self._size}")
+        run = self._made.get(position)
+        if run is None:
+            run = self._made[position] = self.build(position)
+        return run
+
+    def __iter__(self) -> Iterator[Run]:
+        return (self[i] for i in range(self._size))
+
+    @property
+    def made(self) -> int:
+        """How many runs exist so far."""
+        return len(self._made)
+
+    def __repr__(self) -> str:
+        return f"<or_magic.LazyRuns {self.made} of {self._size} made>"
+
+
 @dataclass
 class Plan:
     """The runs a call will make, and which parameters vary between them."""
 
-    runs: list[Run] = field(default_factory=list)
+    runs: Sequence[Run] = field(default_factory=list)  # a list, or LazyRuns (planned grids)
     axes: list[str] = field(default_factory=list)
     schema: Any = None  # the resolved --schema (run/schema.py SchemaSpec) the answers are parsed by
+    prompts: list[str] = field(default_factory=list)  # the prompt texts of the runs (filled templates)

@@ -28,7 +28,7 @@ from ..core.errors import RunSkipped
 from ..core.settings import Settings
 from .budget import Budget
 from .progress import Progress, make_progress
-from .request import Run, Usage
+from .request import Run
 from .runner import RunHook, execute_async
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)

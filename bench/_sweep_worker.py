@@ -6,6 +6,9 @@ sweep and prints one JSON line: {"ok": true, "seconds": [...], "cpu_ms_per_run":
 Subjects: openai-seq (sequential openai SDK loop), openai-async (AsyncOpenAI + gather with a
 semaphore), httpx-async (raw httpx.AsyncClient + gather with a semaphore), or_magic (its sweep).
 `--memory` traces Python allocations (tracemalloc) for one extra sweep and reports the peak.
+`--rss` (or_magic only) instead runs one sweep of N runs after a 16-run warm-up and reports the
+peak RSS growth over the RSS before it (/proc/self/status VmHWM − VmRSS, MB), the sweep's seconds
+and the seconds and RSS growth of building its `.df`: {"ok": true, "rss_growth_mb": M, ...}.
 """
 
 from __future__ import annotations
@@ -78,14 +81,49 @@ def httpx_async(base_url: str, n: int, concurrency: int) -> int:
     return asyncio.run(main())
 
 
-def or_magic_sweep(base_url: str, n: int, concurrency: int) -> int:
+def or_magic_sweep(base_url: str, n: int, concurrency: int, keep: list | None = None) -> int:
     from or_magic import complete
     from or_magic.core.settings import Settings
 
     settings = Settings(base_url=base_url)
-    result = complete(PROMPT, MODEL, seed=list(range(n)), max_tokens=5, concurrency=concurrency,
+    result = complete(PROMPT, MODEL, seed=range(n), max_tokens=5, concurrency=concurrency,
                       settings=settings, progress=False, yes=True)
+    if keep is not None:
+        keep.append(result)
     return len(result.errors)
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_growth(base_url: str, n: int, concurrency: int) -> dict:
+    """Peak RSS growth of one n-run or_magic sweep, then of building its .df (Linux only)."""
+    import gc
+
+    warm: list = []
+    or_magic_sweep(base_url, 16, concurrency, keep=warm)  # imports, catalogue, first connections
+    warm[0].df  # pandas' import (~100 MB with pyarrow) is not the sweep's growth
+    del warm
+    gc.collect()
+    before = _status_mb("VmRSS")
+    if _status_mb("VmHWM") > before:  # the peak so far must not hide the sweep's: reset it
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    kept: list = []
+    t0 = time.perf_counter()
+    errors = or_magic_sweep(base_url, n, concurrency, keep=kept)
+    seconds = time.perf_counter() - t0
+    sweep_peak = _status_mb("VmHWM") - before
+    t0 = time.perf_counter()
+    rows = len(kept[0].df)
+    df_seconds = time.perf_counter() - t0
+    return {"ok": True, "rss_growth_mb": sweep_peak, "seconds": seconds, "errors": errors, "rows": rows,
+            "df_seconds": df_seconds, "df_rss_growth_mb": _status_mb("VmHWM") - before}
 
 
 SUBJECTS = {"openai-seq": openai_seq, "openai-async": openai_async, "httpx-async": httpx_async,
@@ -100,7 +138,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--rss", action="store_true")
     args = ap.parse_args()
+    if args.rss:
+        print(json.dumps(rss_growth(args.base_url, args.n, args.concurrency)))
+        return
     run = SUBJECTS[args.subject]
     run(args.base_url, args.n, args.concurrency)  # warm-up: imports, connections
     seconds, cpu_ms_per_run, errors = [], [], 0

@@ -1,9 +1,14 @@
-"""Sweep speed: 64 runs at 100 ms server latency, 16 in flight, four ways side by side.
+"""Sweep speed and memory, or_magic beside hand-written asyncio, in one run.
 
-(a) a sequential openai SDK loop, (b) AsyncOpenAI + asyncio.gather, (c) raw httpx.AsyncClient +
-gather (the floor for an httpx-based client), (d) or_magic's sweep.  Goal: (d) within 1.15× of
-the ideal ceil(64/16) × 0.1 s, and no slower than (c).  Then 1,000 runs at 0 ms latency: runs
-per second, and the peak of Python allocations during one sweep (tracemalloc).
+(1) 64 runs at 100 ms server latency, 16 in flight, four ways side by side: (a) a sequential
+openai SDK loop, (b) AsyncOpenAI + asyncio.gather, (c) raw httpx.AsyncClient + gather (the floor
+for an httpx-based client), (d) or_magic's sweep.  Goal: (d) within 1.15× of the ideal
+ceil(64/16) × 0.1 s (its ratio to (c) is in the note).
+(2) 1,000 runs at 0 ms latency: runs per second, seconds per 1,000 runs and client CPU per run.
+Goals, as ratios to (c) in the same run: (d)'s seconds ≤ 1.0× (throughput ≥ httpx+gather) and
+CPU per run ≤ 1.0×.
+(3) 100,000 runs at 0 ms (`yes=True`, history on): or_magic's peak RSS growth over the RSS before
+the sweep (goal < 300 MB), with the time and growth of building its `.df` in the note.
 
 Every subject runs in its own process (bench/_sweep_worker.py) against the same local server
 (its own process too, so it does not compete for the client's GIL); the openai SDK lives in the
@@ -31,6 +36,8 @@ REPO = BENCH_DIR.parent
 WORKER = str(BENCH_DIR / "_sweep_worker.py")
 RUNS, CONCURRENCY, LATENCY = 64, 16, 0.1
 BIG_RUNS = 1000
+HUGE_RUNS, HUGE_RUNS_QUICK = 100_000, 5_000  # the peak-RSS sweep (--quick: a smaller one, noted)
+RSS_GOAL_MB = 300
 IDEAL = math.ceil(RUNS / CONCURRENCY) * LATENCY
 # label, worker subject, venv
 SUBJECTS = [("(a) openai SDK, sequential", "openai-seq", "peers"),
@@ -40,11 +47,11 @@ SUBJECTS = [("(a) openai SDK, sequential", "openai-seq", "peers"),
 
 
 def run_worker(python: str, subject: str, base_url: str, n: int, repeats: int, env: dict[str, str],
-               memory: bool = False) -> dict[str, Any]:
+               memory: bool = False, rss: bool = False) -> dict[str, Any]:
     cmd = [python, WORKER, subject, "--base-url", base_url, "--n", str(n), "--concurrency", str(CONCURRENCY),
-           "--repeats", str(repeats)] + (["--memory"] if memory else [])
+           "--repeats", str(repeats)] + (["--memory"] if memory else []) + (["--rss"] if rss else [])
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=REPO)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600, cwd=REPO)
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": "timed out"}
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
@@ -85,7 +92,8 @@ def collect(python_for: Callable[[str], str | None], url_for: Callable[[float], 
 
 
 def measure(ctx: Any) -> list[Any]:
-    """The harness entry point (bench/core.py): rows for the 64-run grid and the 1,000-run sweep."""
+    """The harness entry point (bench/core.py): rows for the 64-run grid, the 1,000-run sweep and
+    the 100,000-run peak RSS."""
     from bench.core import Goal, Row
 
     env = ctx.env()
@@ -94,7 +102,9 @@ def measure(ctx: Any) -> list[Any]:
                       env, ctx.repeats(5, quick=2), ctx.repeats(3, quick=1), ctx.log)
     grid_name = f"sweep {RUNS} runs @{LATENCY * 1000:g} ms, {CONCURRENCY} in flight"
     rows = [Row(grid_name, "ideal ceil(64/16)×0.1 s", "s", samples=[IDEAL])]
-    httpx_grid = results[SUBJECTS[2][0]]["grid"].get("seconds")
+    httpx_label = SUBJECTS[2][0]
+    httpx_grid = results[httpx_label]["grid"].get("seconds")
+    big_rows: list[Any] = []
     for label, answer in results.items():
         is_or_magic = label.startswith("(d)")
         seconds = answer["grid"].get("seconds", [])
@@ -106,12 +116,32 @@ def measure(ctx: Any) -> list[Any]:
                         goal=Goal(max_ratio=1.15) if is_or_magic else None, note=note,
                         error=None if answer["grid"].get("ok") else answer["grid"].get("error")))
         big = answer["big"]
-        rows.append(Row(f"sweep {BIG_RUNS} runs @0 ms", label, "runs/s",
-                        samples=[BIG_RUNS / s for s in big.get("seconds", [])],
-                        note=(f"client CPU {_median(big['cpu_ms_per_run']):.2f} ms/run; peak Python allocations "
-                              f"{big['peak_mb']:.1f} MB") if big.get("ok") else "",
-                        error=None if big.get("ok") else big.get("error")))
-    return rows
+        error = None if big.get("ok") else big.get("error")
+        vs_httpx = {"baseline": httpx_label if is_or_magic else None,
+                    "goal": Goal(max_ratio=1.0) if is_or_magic else None}
+        big_rows += [
+            Row(f"sweep {BIG_RUNS} runs @0 ms", label, "runs/s", samples=[BIG_RUNS / s for s in big.get("seconds", [])],
+                error=error),
+            # Lower is better here, so "throughput ≥ httpx+gather" is a ratio ≤ 1 of these.
+            Row(f"sweep {BIG_RUNS} runs @0 ms, s per {BIG_RUNS}", label, "s", samples=big.get("seconds", []),
+                error=error, **vs_httpx),
+            Row(f"sweep {BIG_RUNS} runs @0 ms cpu", label, "ms/run", samples=big.get("cpu_ms_per_run", []),
+                note=f"peak Python allocations {big['peak_mb']:.1f} MB" if big.get("peak_mb") else "",
+                error=error, **vs_httpx)]
+    return rows + big_rows + [_rss_row(ctx, env, Row, Goal)]
+
+
+def _rss_row(ctx: Any, env: dict[str, str], Row: Any, Goal: Any) -> Any:
+    """Peak RSS growth of one big or_magic sweep (bench/_sweep_worker.py --rss)."""
+    n = HUGE_RUNS_QUICK if ctx.quick else HUGE_RUNS
+    ctx.log(f"sweep: or_magic: {n:,} runs at 0 ms, peak RSS")
+    answer = run_worker(ctx.main_python, "or_magic", ctx.base_url(0.0), n, 1, env, rss=True)
+    name = f"sweep {n:,} runs @0 ms, peak RSS growth"
+    if not answer.get("ok"):
+        return Row(name, SUBJECTS[3][0], "MB", error=answer.get("error"))
+    return Row(name, SUBJECTS[3][0], "MB", samples=[answer["rss_growth_mb"]], goal=Goal(max_value=RSS_GOAL_MB),
+               note=f"{n / answer['seconds']:.0f} runs/s; .df of {answer['rows']:,} rows in "
+                    f"{answer['df_seconds']:.1f} s, peak then +{answer['df_rss_growth_mb']:.0f} MB over the start")
 
 
 def _median(values: list[float]) -> float:

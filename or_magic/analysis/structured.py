@@ -52,7 +52,7 @@ def extend_runs_frame(df: "pd.DataFrame", runs: Sequence["Run"], key_columns: Se
                       spec: "SchemaSpec | None") -> "pd.DataFrame":
     """The runs table with the input columns of --vars rows, the tool_calls count and the schema fields."""
     df = _with_inputs(df, runs, key_columns)
-    if any("tools" in r.spec.body() or (r.completion and r.completion.tool_calls) for r in runs):
+    if any(r.spec.sets("tools") or (r.completion and r.completion.tool_calls) for r in runs):
         df["tool_calls"] = [len(r.completion.tool_calls) if r.completion else 0 for r in runs]
     if spec is None:
         return df

@@ -142,7 +142,7 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     check_extra(options.extra)
     check_sendable(prompt, options, var_items)
     plan, missing = plan_over_vars(prompt, variables, var_items, plan_for)
-    filled = {run.spec.prompt for run in plan.runs} - {prompt}  # the cell text itself was checked above
+    filled = set(plan.prompts) - {prompt}  # the cell text itself was checked above
     if filled:
         check_sendable(None, options, {"the prompt": sorted(filled)})
     plan.schema = schema
@@ -172,7 +172,7 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     notes += more
     executor = executor_for(settings, options.concurrency, progress, options.cache, options.rate)  # r.fork(), r.branches()
     from ..store.cache import serve_from_cache
-    from ..store.runlog import recorder, recording
+    from ..store.recording import recorder, recording
     from .resuming import begin_sweep, resume_hint
 
     to_send, sweep_id, sweep_notes = begin_sweep(prompt, options, settings, variables, plan)  # before any request
@@ -188,9 +188,9 @@ def run_call(prompt: str, options: CallOptions, settings: Settings, variables: M
     if client is not None:
         _announce(enforce(check_capabilities(to_send, client), options.strict))
     if len(plan.runs) > 1:
-        notes += resume_hint(send_concurrently(settings, to_send, record, concurrency=options.concurrency,
-                                               max_cost=options.max_cost, on_done=on_done, progress=progress,
-                                               rate=options.rate), sweep_id)
+        notes += resume_hint(send_concurrently(settings, to_send, recorder(settings, batched=True),
+                                               concurrency=options.concurrency, max_cost=options.max_cost,
+                                               on_done=on_done, progress=progress, rate=options.rate), sweep_id)
         close_slot(slot, plan.runs, notes)
         swept = Result(plan.runs, plan.axes, notes + cut_notes(plan.runs), choices=options.choices,
                        schema=plan.schema, executor=executor, slot=slot, generations=generations_for(settings))
@@ -221,7 +221,7 @@ def cut_notes(runs: Sequence[Run]) -> list[str]:
     with no max_tokens sent): the model's or provider's own limit cut them.  A cut at the user's
     own --max-tokens is what was asked for, and the finish_reason column shows it."""
     cut = sum(1 for r in runs if r.completion is not None and r.completion.finish_reason == "length"
-              and not any(name in r.spec.body() for name in ("max_tokens", "max_completion_tokens")))
+              and not any(r.spec.sets(name) for name in ("max_tokens", "max_completion_tokens")))
     if not cut:
         return []
     which = "the answer was" if len(runs) == 1 else f"{cut} of {len(runs)} answers were"
@@ -254,7 +254,7 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
 
     def execute_plan(plan: Plan) -> list[str]:
         from ..store.cache import serve_from_cache
-        from ..store.runlog import recorder
+        from ..store.recording import recorder
 
         record = recorder(settings)
         notes: list[str] = []
@@ -264,8 +264,8 @@ def executor_for(settings: Settings, concurrency: int | None = None, progress: b
         if len(to_send) == 1:
             run_sequentially(client_for(settings), Plan(runs=to_send), record)
             return notes
-        return notes + send_concurrently(settings, to_send, record, concurrency=concurrency, progress=progress,
-                                         rate=rate)
+        return notes + send_concurrently(settings, to_send, recorder(settings, batched=True), concurrency=concurrency,
+                                         progress=progress, rate=rate)
 
     return execute_plan
 

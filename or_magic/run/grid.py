@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..core.errors import InvalidOption
 from ..core.params import PARAMS, Param, check_params
 from .prompt import Row, fill_template, row_fields, template_fields
-from .request import Plan
+from .request import LazyRuns, Plan, Run
 
 RANGE_DECIMALS = 10
 MAX_RANGE_POINTS = 100_000  # a range item longer than this is a typo, not a sweep
@@ -220,25 +220,43 @@ def check_grid_size(size: int, cap: int, confirmed: bool) -> None:
 
 def plan_over_vars(template: str, namespace: Mapping[str, Any], var_items: Mapping[str, Sequence[Any]],
                    plan_for: Callable[[str], Plan]) -> tuple[Plan, list[str]]:
-    """One sub-plan per combination of template-variable items, joined into one plan.
+    """One sub-plan per combination of template-variable items, joined into one (lazy) plan:
+    run i is run i % n of combination i // n's sub-plan (n runs each).
 
     Returns the plan (var names are its last axes) and the template fields left unfilled.
     """
 
     names = list(var_items)
     combos = [dict(zip(names, combo)) for combo in itertools.product(*var_items.values())]
-    plan, missing = Plan(), []
+    texts, missing = [], []
     for combo in combos:
         text, missing = fill_template(template, ChainMap(combo, namespace))  # type: ignore[arg-type]
         if not text.strip():
             raise InvalidOption("the prompt is empty: write it in the cell below the %%openrouter line")
-        sub = plan_for(text)
-        plan.axes = sub.axes + [n for n in names if n not in sub.axes]
-        for run in sub.runs:
-            if combo:  # no --vars: the spec's own (empty) variables stand
-                run.spec = replace(run.spec, variables=combo)
-            # a DataFrame row's key is its index label: hashable, and it joins back onto the frame
-            run.axes.update({n: v.label if isinstance(v, Row) else v for n, v in combo.items()})
-            run.index = len(plan.runs)
-            plan.runs.append(run)
+        texts.append(text)
+    if not texts:  # an axis with no items (refused earlier by resolve_vars): no runs
+        return Plan(), missing
+    first = plan_for(texts[0])
+    if not names:  # no template axes: the one sub-plan is the plan
+        first.prompts = texts
+        return first, missing
+    per_combo = len(first.runs)
+    subs = {0: first}  # the sub-plan of the combination last read (runs are read in order)
+
+    def build(index: int) -> Run:
+        which, position = divmod(index, per_combo)
+        sub = subs.get(which)
+        if sub is None:
+            subs.clear()
+            sub = subs[which] = plan_for(texts[which])
+        run = sub.runs.build(position) if isinstance(sub.runs, LazyRuns) else sub.runs[position]
+        combo = combos[which]
+        run.spec = replace(run.spec, variables=combo)
+        # a DataFrame row's key is its index label: hashable, and it joins back onto the frame
+        run.axes.update({n: v.label if isinstance(v, Row) else v for n, v in combo.items()})
+        run.index = index
+        return run
+
+    plan = Plan(runs=LazyRuns(per_combo * len(combos), build), prompts=texts,
+                axes=first.axes + [n for n in names if n not in first.axes])
     return plan, missing

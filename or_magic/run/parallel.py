@@ -29,11 +29,15 @@ from ..core.settings import Settings
 from .budget import Budget
 from .progress import Progress, make_progress
 from .rate import paced
-from .request import Run, Usage
+from .request import Run
 from .runner import RunHook, execute_async
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
 WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)
+# Finished runs are recorded (one transaction) and handed to the waiting thread in batches: at
+# most FLUSH_ROWS runs, or what finished in FLUSH_SECONDS, whichever comes first (README, History).
+FLUSH_ROWS = 256
+FLUSH_SECONDS = 0.25
 _DONE = object()
 
 
@@ -112,6 +116,7 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
     client = AsyncClient(settings, max_connections=concurrency, rate_limit_retries=RATE_LIMIT_RETRIES,
                          throttle=paced(Throttle(), rate))  # --rate spaces every attempt (run/rate.py)
     pending = iter(runs)  # shared by the workers; safe, they all run on this one loop
+    batch = _Batch(finished, record)
 
     async def worker() -> None:
         for run in pending:
@@ -120,14 +125,51 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
             else:
                 await execute_async(client, run)
                 budget.add(run)
-            if record is not None:  # here, not on the waiting thread: an interrupt there cannot lose it
-                record(run)
-            finished.put(run)
+            batch.add(run)  # here, not on the waiting thread: an interrupt there cannot lose it
 
     try:
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(runs)))))
-    finally:
+    finally:  # also when cancelled (an interrupt): every finished run is recorded and handed on
+        batch.hand_over()
         await client.aclose()
+
+
+class _Batch:
+    """Finished runs on their way from the loop to the waiting thread, recorded first.
+
+    `record` sees each run as it finishes; a batched history (store/recording.py, with `flush`)
+    commits them together when the batch is handed over: at FLUSH_ROWS runs, FLUSH_SECONDS
+    after the first run of the batch finished, and at the sweep's end.  One commit and one
+    wake-up of the waiting thread per batch instead of per run."""
+
+    def __init__(self, finished: "queue.SimpleQueue[Any]", record: RunHook | None) -> None:
+        self.finished, self.record = finished, record
+        self.flush = getattr(record, "flush", None)
+        self.runs: list[Run] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, run: Run) -> None:
+        if self.record is not None:
+            self.record(run)
+        # Bounded memory: a finished run keeps its answer as JSON text and drops its request body
+        # (both are rebuilt if read), so 100,000 runs hold a few KB each (bench/bench_sweep.py).
+        run.compact()
+        run.spec.sent()
+        self.runs.append(run)
+        if len(self.runs) >= FLUSH_ROWS:
+            self.hand_over()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.hand_over)
+
+    def hand_over(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.flush is not None:
+            self.flush()  # recorded before displayed: the waiting thread sees them after this
+        if self.runs:
+            self.finished.put(self.runs)
+            self.runs = []
 
 
 def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
@@ -152,7 +194,9 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     `rate` (requests per second, run/rate.py) spaces the starts of all requests, retries included.
     `record` (the history; must not raise) sees every run that finished or was skipped, on the
     sweep's own thread as it finishes, so an interrupt of the waiting thread (which calls
-    `on_done`) cannot drop a finished run from the history.
+    `on_done`) cannot drop a finished run from the history.  A batched `record` (one with
+    `flush()`) is flushed every FLUSH_ROWS runs or FLUSH_SECONDS and at the end (interrupted or
+    not), and `on_done` and the progress see a run only after its flush.
 
     The runs must be planned unstreamed (api.prepare decides streaming, for single runs only)."""
     bound = max(1, concurrency or settings.concurrency)
@@ -201,16 +245,17 @@ class _Tally:
                 return
             if isinstance(item, BaseException):
                 raise item
-            self.done += 1
-            self.failed += item.error is not None
-            # The footer's sum (Usage.of), kept as it grows, so the bar and the footer never
-            # disagree ("$0" beside "cost n/a").
-            cost = Usage.of([item]).cost
-            if cost is not None:
-                self.cost = (self.cost or 0.0) + cost
+            for run in item:  # a batch of finished runs, already recorded
+                self.done += 1
+                self.failed += run.error is not None
+                # The footer's sum (Usage.of), kept as it grows, so the bar and the footer never
+                # disagree ("$0" beside "cost n/a").
+                cost = run.completion.cost if run.completion is not None else None
+                if cost is not None:
+                    self.cost = (self.cost or 0.0) + cost
+                if hooks and self.on_done is not None:
+                    self.on_done(run)
             self.display.update(self.done, self.failed, self.cost)
-            if hooks and self.on_done is not None:
-                self.on_done(item)
 
 
 def _mark_unfinished(runs: Sequence[Run]) -> int:

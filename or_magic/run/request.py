@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 from ..core.errors import InvalidOption, ORMagicError
 from ..core.params import CHAT, COMPLETIONS, ENDPOINTS
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # types only: the magic line is parsed (through grid.py) with
     from ..wire.logprobs import TokenLogprobs
     from ..wire.response import Completion
 
+_SENT = object()  # RunSpec's body memo after sent(): build it afresh each time
 # The legacy completions endpoint takes `logprobs` as an int, capped at 5 by OpenAI.
 LEGACY_LOGPROBS_MAX = 5
 
@@ -67,7 +69,25 @@ class RunSpec:
         built = self.__dict__.get("_body")  # a frozen dataclass still has a __dict__ to memo in
         if built is None:
             built = self.__dict__["_body"] = self._build_body()
+        elif built is _SENT:
+            return self._build_body()
         return built
+
+    def sent(self) -> None:
+        """Forget the memoised body once it is sent and recorded (a sweep's 100,000 bodies would
+        otherwise stay in memory); body() still builds it, the same, when asked, without keeping it."""
+        self.__dict__["_body"] = _SENT  # the same key: the instance dict does not grow
+
+    def fresh_body(self) -> dict[str, Any]:
+        """The body built now and not kept: for a pass over every run of a plan before sending
+        (a sweep's fingerprint), which would otherwise hold all of its bodies at once."""
+        built = self.__dict__.get("_body")
+        return built if isinstance(built, dict) else self._build_body()
+
+    def sets(self, name: str) -> bool:
+        """Whether the body has the field `name` (from the sampling params or --param), without
+        building it."""
+        return name in self.params or name in self.extra
 
     def _build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
@@ -118,6 +138,19 @@ class Run:
     chat: dict[str, Any] | None = None  # conversation, turn, parent_run, branch: for the history
     sweep_id: str | None = None  # the recorded sweep it belongs to (store/sweeps.py); with `index`, its identity
 
+    def compact(self, text: str | None = None) -> None:
+        """Hold the answer body as its JSON text (`text`, when the caller has it already) until
+        `raw` is read: a sweep's finished runs are kept this way, a fifth of the parsed size."""
+        raw = self.__dict__.get("_raw")
+        if isinstance(raw, dict):
+            self.__dict__["_raw"] = text if text is not None else json.dumps(raw, ensure_ascii=False, default=str)
+
+    def release(self, source: Any) -> None:
+        """Keep no answer body at all, only where it is stored: `source.response(record_id)` gives
+        its JSON text back when `raw` is read (a sweep's runs, once committed to the history)."""
+        if self.record_id and isinstance(self.__dict__.get("_raw"), (dict, str)):
+            self.__dict__["_raw"] = source
+
     @property
     def ok(self) -> bool:
         return self.error is None and self.completion is not None
@@ -157,6 +190,23 @@ class Run:
         return getattr(self.completion, name, None) if self.completion else None
 
 
+def _get_raw(run: Run) -> dict[str, Any] | None:
+    raw = run.__dict__.get("_raw")
+    if raw is not None and not isinstance(raw, (dict, str)):  # released: read back from the history
+        raw = run.__dict__["_raw"] = raw.response(run.record_id)
+    if isinstance(raw, str):  # compacted: parsed again when read (and kept, so edits stick)
+        raw = run.__dict__["_raw"] = json.loads(raw)
+    return raw
+
+
+def _set_raw(run: Run, raw: dict[str, Any] | None) -> None:
+    run.__dict__["_raw"] = raw
+
+
+# `raw` stays a dataclass field (Run(raw=...), repr, ==) read through a property (see compact()).
+Run.raw = property(_get_raw, _set_raw, doc="The answer body, as the server sent it (scrubbed of the key).")  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class Usage:
     """Tokens and cost summed over runs: what every footer, bar and panel row shows."""
@@ -181,10 +231,52 @@ class Usage:
         return f"{self.prompt_tokens}+{self.completion_tokens} tokens"
 
 
+class LazyRuns(Sequence[Run]):
+    """A plan's runs, each made from its grid position the first time it is read, then kept.
+
+    Planning a grid costs nothing per run: a 1,000,000-run grid is planned without making one.
+    `len()`, indexing (`Run.index` is the position), slices and iteration work as on a list.
+    `build(i)` makes run i without keeping it (for plans built on other plans)."""
+
+    def __init__(self, size: int, build: Callable[[int], Run]) -> None:
+        self._size, self.build, self._made = size, build, {}  # type: ignore[var-annotated]
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, i: int) -> Run: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Run]: ...
+
+    def __getitem__(self, i: int | slice) -> Run | list[Run]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._size))]
+        position = i + self._size if i < 0 else i
+        if not 0 <= position < self._size:
+            raise IndexError(f"run {i} of a plan of {self._size}")
+        run = self._made.get(position)
+        if run is None:
+            run = self._made[position] = self.build(position)
+        return run
+
+    def __iter__(self) -> Iterator[Run]:
+        return (self[i] for i in range(self._size))
+
+    @property
+    def made(self) -> int:
+        """How many runs exist so far."""
+        return len(self._made)
+
+    def __repr__(self) -> str:
+        return f"<or_magic.LazyRuns {self.made} of {self._size} made>"
+
+
 @dataclass
 class Plan:
     """The runs a call will make, and which parameters vary between them."""
 
-    runs: list[Run] = field(default_factory=list)
+    runs: Sequence[Run] = field(default_factory=list)  # a list, or LazyRuns (planned grids)
     axes: list[str] = field(default_factory=list)
     schema: Any = None  # the resolved --schema (run/schema.py SchemaSpec) the answers are parsed by
+    prompts: list[str] = field(default_factory=list)  # the prompt texts of the runs (filled templates)

@@ -7,14 +7,14 @@ samples.  Axes with more than one value become key columns of every table.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import math
 import time
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..core.errors import ORMagicError, TransportError
 from ..wire.response import Completion
 from ..wire.stream import StreamCancelled, TextHook
-from .request import Plan, Run, RunSpec, choose_endpoint
+from .request import LazyRuns, Plan, Run, RunSpec, choose_endpoint
 
 RunHook = Callable[[Run], None]
 
@@ -33,21 +33,29 @@ def plan_runs(prompt: str, models: Sequence[str], params: dict[str, list[Any]], 
         + [n for n, v in params.items() if len(v) > 1]
     if samples > 1:
         axes.append("sample")
-    plan = Plan(axes=axes)
     names = list(params)
-    by_provider: Mapping[str | None, dict[str, Any]] = provider_extras or {None: dict(extra or {})}
-    for model in models:
-        chosen_endpoint = choose_endpoint(model, endpoint, completions_models)
-        for provider, fields in by_provider.items():
-            for combo in itertools.product(*params.values()):
-                values = dict(zip(names, combo))
-                for sample in range(samples):
-                    spec = RunSpec(model=model, prompt=prompt, endpoint=chosen_endpoint, system=system,
-                                   params=values, extra=dict(fields), stream=stream, sample=sample,
-                                   context=tuple(context))
-                    point = {**values, "sample": sample, "provider": provider}
-                    run_axes = {a: point[a] for a in axes if a != "model"}
-                    plan.runs.append(Run(spec=spec, index=len(plan.runs), axes=run_axes))
+    # One extra dict per provider, shared by its runs (a spec is read-only): not one per run.
+    providers = [(name, dict(fields)) for name, fields in (provider_extras or {None: extra or {}}).items()]
+    endpoints = [choose_endpoint(model, endpoint, completions_models) for model in models]  # errors now
+    # Grid position → run, in the order of nested loops model, provider, parameter values, sample.
+    sizes = [len(models), len(providers), *(len(v) for v in params.values()), samples]
+    value_lists = list(params.values())
+    context = tuple(context)
+
+    def build(index: int) -> Run:
+        digits, rest = [], index
+        for size in reversed(sizes):
+            rest, digit = divmod(rest, size)
+            digits.append(digit)
+        m, p, *picks, sample = reversed(digits)
+        provider, fields = providers[p]
+        values = {name: value_lists[k][pick] for k, (name, pick) in enumerate(zip(names, picks))}
+        spec = RunSpec(model=models[m], prompt=prompt, endpoint=endpoints[m], system=system, params=values,
+                       extra=fields, stream=stream, sample=sample, context=context)
+        point = {**values, "sample": sample, "provider": provider}
+        return Run(spec=spec, index=index, axes={a: point[a] for a in axes if a != "model"})
+
+    plan = Plan(runs=LazyRuns(math.prod(sizes), build), axes=axes, prompts=[prompt])
     return plan
 
 

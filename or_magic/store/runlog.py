@@ -16,21 +16,20 @@ Reading it back (filters, DataFrame) is `history_query.py`; `or_magic.history()`
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sqlite3
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..core.coerce import valid_unicode
-from ..core.shell import cell_number, current_shell
-from ..wire import answers
 from .backlog import BUSY_WAIT, Backlog, is_locked
 from .history_path import HOME_ENV, default_path, resolve_path  # noqa: F401 - the history's home, re-exported
+from .rows import CHAT_COLUMNS, SWEEP_COLUMNS, request_hash, run_context, run_row
 from .schema import MIGRATIONS
+
+__all__ = ["History", "open_history", "request_hash", "run_row", "run_context"]
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-CHAT_COLUMNS = ("conversation", "turn", "parent_run", "branch")  # from `Run.chat`
-SWEEP_COLUMNS = ("sweep_id", "grid_index")  # from `Run.sweep_id` and `Run.index`
 COLUMNS = ("id", "created_at", "model", "endpoint", "text", "finish_reason", "prompt_tokens",
            "completion_tokens", "cost", "latency", "generation_id", "error", "error_type", "status",
            "cached", "notebook", "cell", "session", "base_url", "request", "response") + CHAT_COLUMNS \
@@ -71,24 +68,45 @@ class History:
     def record(self, run: "Run", base_url: str, key: str | None = None) -> int:
         """Store one run (finished, failed or cached) and return its row id; 0 when the database
         is locked by another process: the row is then queued and written when the lock clears."""
-        row = {name: valid_unicode(v) if isinstance(v, str) else v for name, v in run_row(run, base_url, key).items()}
-        if len(self.backlog):  # rows already waiting go first, so the history keeps its order
-            self.backlog.add(row)
-            return 0
-        try:
-            return self._insert(row)
-        except sqlite3.OperationalError as exc:
-            if not is_locked(exc):
-                raise
-            self.backlog.add(row)
-            return 0
+        return self.record_rows([run_row(run, base_url, key)])[0]
 
-    def _insert(self, row: dict[str, Any]) -> int:
-        names = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+    def record_rows(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Store rows (`run_row`s) in one transaction, in order; their ids, 0 for each row queued
+        because the database is locked (then all of them are, to keep the history's order)."""
+        rows = [{name: valid_unicode(v) if isinstance(v, str) else v for name, v in row.items()} for row in rows]
+        if not len(self.backlog):  # rows already waiting go first, so the history keeps its order
+            try:
+                return self._insert(rows)
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc):
+                    raise
+        for row in rows:
+            self.backlog.add(row)
+        return [0] * len(rows)
+
+    def _insert(self, rows: list[dict[str, Any]] | dict[str, Any]) -> Any:
+        """Insert rows in one transaction (one commit: most of what a row cost when each had its
+        own); returns their ids (one id for a single dict, as the backlog writes them)."""
+        single = isinstance(rows, dict)
+        batch = [rows] if single else rows
         with self._lock:
-            cursor = self._db.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
-        return int(cursor.lastrowid or 0)
+            self._db.execute("BEGIN IMMEDIATE")  # waits BUSY_WAIT for another writer, then raises
+            try:
+                ids = [int(self._db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES "
+                                            f"({', '.join('?' * len(row))})", list(row.values())).lastrowid or 0)
+                       for row in batch]
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return ids[0] if single else ids
+
+    def response(self, record_id: int | None) -> str | None:
+        """The stored answer (JSON text) of row `record_id`: a released run's `raw` (run/request.py)."""
+        with self._lock:
+            found = self._db.execute("SELECT response FROM runs WHERE id = ?", (record_id,)).fetchone()
+        return found[0] if found else None
 
     def cached_responses(self, request_hash: str, limit: int = 5) -> list[str]:
         """The newest stored answers (JSON text, unchecked) to an identical successful request."""
@@ -165,104 +183,3 @@ def open_history(path: str | os.PathLike[str]) -> History:
             history = _open[resolved] = History(resolved)
         _by_given[given] = history
         return history
-
-
-def request_hash(base_url: str, endpoint: str, body: Mapping[str, Any]) -> str:
-    """The cache key of a request.  Streaming is how the answer travels, not what it is."""
-    same = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-    text = _HASHED.encode([base_url.rstrip("/"), endpoint, same])
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def scrub(text: str | None, key: str | None) -> str | None:
-    return answers.scrub(text, key) if text else text
-
-
-def run_row(run: "Run", base_url: str, key: str | None) -> dict[str, Any]:
-    """The columns of one run, every text scrubbed of the key."""
-    body = run.spec.body()
-    done = run.completion
-    notebook, cell, session = run_context()
-    return {
-        "created_at": run.started_at, "base_url": base_url, "endpoint": run.spec.endpoint,
-        "model": run.spec.model, "request": scrub(_json(body), key),
-        "request_hash": request_hash(base_url, run.spec.endpoint, body),
-        "response": scrub(_json(run.raw), key) if run.raw is not None else None,
-        "text": scrub(run.text, key), "finish_reason": done.finish_reason if done else None,
-        "prompt_tokens": done.prompt_tokens if done else None,
-        "completion_tokens": done.completion_tokens if done else None,
-        "cost": done.cost if done else None, "latency": run.latency,
-        "generation_id": done.generation_id if done else None,
-        "error": scrub(str(run.error), key) if run.error is not None else None,
-        "error_type": type(run.error).__name__ if run.error is not None else None,
-        "status": getattr(run.error, "status", None), "cached": int(run.cached),
-        "session": session, "notebook": notebook, "cell": cell,
-        **{name: (run.chat or {}).get(name) for name in CHAT_COLUMNS},
-        "sweep_id": run.sweep_id, "grid_index": run.index if run.sweep_id is not None else None,
-    }
-
-
-# json.dumps(value, **options) builds an encoder per call; these are the same encoders, made once.
-_HASHED = json.JSONEncoder(sort_keys=True, default=str)
-_STORED = json.JSONEncoder(ensure_ascii=False, default=str)
-
-
-def _json(value: Any) -> str:
-    return _STORED.encode(value)
-
-
-def run_context() -> tuple[str | None, int | None, str | None]:
-    """(notebook path, cell execution count, session name) when running in IPython/Jupyter."""
-    shell = current_shell()
-    notebook = cell = None
-    if shell is not None:
-        notebook = shell.user_ns.get("__session__") or shell.user_ns.get("__vsc_ipynb_file__")
-        cell = cell_number(shell)  # the In[n] the user saw
-    session = os.environ.get("JPY_SESSION_NAME")
-    return (str(notebook) if notebook else session), cell, session
-
-
-def recorder(settings: "Settings") -> Callable[["Run"], None] | None:
-    """A hook that writes a run to the history and never raises (None when history is off).
-
-    A history that cannot be written (read-only disk, full disk, a locked file, text SQLite
-    refuses) must not cost the answer itself: the problem is reported once on stderr and the
-    run goes on to be displayed."""
-    if not getattr(settings, "history", True):
-        return None
-    base_url = settings.resolved_base_url()
-    try:
-        history: History | None = open_history(resolve_path(settings))
-    except Exception as exc:  # noqa: BLE001 - an unusable history is a notice, never a lost answer
-        history = _cannot_record(resolve_path(settings), exc)
-
-    def record(run: "Run") -> None:
-        nonlocal history
-        if history is not None:
-            try:
-                run.record_id = history.record(run, base_url, settings.api_key())
-            except Exception as exc:  # noqa: BLE001 - recording must never cost the user the answer
-                history = _cannot_record(history.path, exc)
-
-    return record
-
-
-def recording(settings: "Settings", on_done: Callable[["Run"], None] | None,
-              record: Callable[["Run"], None] | None = None) -> Callable[["Run"], None] | None:
-    """`on_done`, preceded by writing the run to the history (`record`, default `recorder(settings)`)."""
-    record = record or recorder(settings)
-    if record is None or on_done is None:
-        return record or on_done
-
-    def hook(run: "Run") -> None:
-        record(run)
-        on_done(run)
-
-    return hook
-
-
-def _cannot_record(path: Path, exc: Exception) -> None:
-    print(f"or_magic: cannot write the run history at {path} ({type(exc).__name__}: {exc}); runs are shown but not recorded. "
-          "Set %config OpenRouterMagics.history_path (or OR_MAGIC_HOME) to a writable place",
-          file=sys.stderr, flush=True)
-    return None

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .runlog import History, scrub
+from .rows import scrub
+from .runlog import History
 
 if TYPE_CHECKING:
     import pandas as pd

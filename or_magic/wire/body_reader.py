@@ -42,6 +42,14 @@ def only_whitespace(settings: Settings) -> TimeoutError:
                         "raise it with %config OpenRouterMagics.timeout = SECONDS")
 
 
+def timeout_text(settings: Settings, exc: Exception) -> str:
+    """Which of httpx's per-read clocks fired, and how to raise it."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"could not connect within {settings.connect_timeout:g} s (connect_timeout)"
+    return (f"the server sent nothing for {settings.timeout:g} s (timeout); "
+            "raise it with %config OpenRouterMagics.timeout = SECONDS")
+
+
 class Body:
     """The pieces of one answer's body so far, and the clocks they arrive under."""
 

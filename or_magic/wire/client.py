@@ -1,6 +1,6 @@
 """HTTP to OpenRouter (or any OpenAI-compatible server): auth, attribution, retries, errors.
 
-With stream_reader.py, body_reader.py and request_maker.py, the only modules that import httpx.
+With stream_reader.py, body_reader.py, request_maker.py and transport.py, the only modules that import httpx.
 `Client` (sync: single runs, streams, /models, /key) and `AsyncClient` (sweeps) share one base: the key, the
 headers, how an attempt is judged and the retry decision; only the send loop exists twice, once
 per I/O style.  Everything the server says goes through answers.py, which turns an error status,
@@ -25,10 +25,11 @@ from ..core.settings import Settings
 from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
 from .request_maker import QuietJar, RequestMaker
-from .body_reader import Body, aread_body, read_body
+from .body_reader import Body, aread_body, read_body, timeout_text
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
+from .transport import ssl_context, sweep_transport
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
@@ -79,7 +80,8 @@ class ClientBase:
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
                 "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
-                "cookies": QuietJar()}
+                "cookies": QuietJar(),
+                "verify": ssl_context()}  # shared: httpx would load the CA bundle per client
 
     def _send_failed(self, exc: httpx.TransportError) -> Attempt:
         """Nothing was received: worth another attempt, unless the request itself is at fault."""
@@ -87,13 +89,13 @@ class ClientBase:
             return Attempt(None, TransportError(f"could not send the request to {self.base_url}: "
                                                 f"{scrub(str(exc), self._key)}"), None, {}, final=True)
         if isinstance(exc, httpx.TimeoutException):
-            return Attempt(None, TimeoutError(_timeout_text(self.settings, exc)), None, {})
+            return Attempt(None, TimeoutError(timeout_text(self.settings, exc)), None, {})
         return Attempt(None, self._unreachable(exc), None, {})
 
     def _read_failed(self, exc: httpx.TransportError) -> Attempt:
         if isinstance(exc, httpx.TimeoutException):
             # The answer had begun: the server is working but slow, and a repeat is billed again.
-            raise TimeoutError(_timeout_text(self.settings, exc)) from None
+            raise TimeoutError(timeout_text(self.settings, exc)) from None
         return Attempt(None, self._unreachable(exc, "the connection dropped while reading the answer"), None, {})
 
     def _judged(self, response: httpx.Response, content: bytes) -> Attempt:
@@ -241,6 +243,7 @@ class AsyncClient(ClientBase):
         self.rate_limit_retries = rate_limit_retries
         self.throttle = throttle
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
         self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
 
     async def aclose(self) -> None:
@@ -291,9 +294,3 @@ class _Unthrottled:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-
-def _timeout_text(settings: Settings, exc: Exception) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"could not connect within {settings.connect_timeout:g} s (connect_timeout)"
-    return (f"the server sent nothing for {settings.timeout:g} s (timeout); "
-            "raise it with %config OpenRouterMagics.timeout = SECONDS")

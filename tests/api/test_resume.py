@@ -48,7 +48,7 @@ def succeeded(rows):
 
 
 def test_resume_sends_exactly_the_missing_runs_and_equals_an_uninterrupted_sweep(server, home):
-    server.latency = 0.02
+    server.latency = 0.1  # several 0.25 s batches: an interrupt lands mid-sweep
     grid = dict(seed=list(range(40)), temperature=0.7, max_tokens=4, concurrency=4, progress=False)
     cut = complete("Tell me {thing}.", CHAT, variables={"thing": "a story"}, on_done=interrupt_after(6), **grid)
     assert cut.sweep_id and cut.sweep_id.startswith("sw-")
@@ -82,7 +82,7 @@ def test_resume_sends_exactly_the_missing_runs_and_equals_an_uninterrupted_sweep
 
 def test_resume_at_temperature_0_9_with_no_seed_identifies_runs_by_grid_position(server, home):
     """Twelve identical bodies: only the grid position tells the runs apart."""
-    server.latency = 0.02
+    server.latency = 0.1  # several 0.25 s batches: an interrupt lands mid-sweep
     cut = complete("Say something.", CHAT, samples=12, temperature=0.9, max_tokens=3, concurrency=2,
                    on_done=interrupt_after(4), progress=False)
     done = succeeded(db_rows(home, cut.sweep_id))
@@ -154,7 +154,7 @@ def test_a_changed_grid_is_a_one_line_error_saying_what_differs(server, home):
 def test_resume_from_the_recorded_plan_alone_with_vars_rows(server, home):
     """`or_magic.resume(id)` needs no namespace: the DataFrame rows, the template value and the
     schema were recorded resolved."""
-    server.latency = 0.02
+    server.latency = 0.1  # several 0.25 s batches: an interrupt lands mid-sweep
     frame = pd.DataFrame({"animal": ["cat", "dog", "emu", "yak", "owl", "bat"], "legs": [4, 4, 2, 4, 2, 2]},
                          index=["c", "d", "e", "y", "o", "b"])
     namespace = {"zoo": frame, "tone": "briefly"}
@@ -185,7 +185,7 @@ def test_a_sweep_in_a_history_that_is_off_runs_without_an_id(server, home):
 
 
 def test_a_resume_interrupted_in_turn_resumes_again(server, home):
-    server.latency = 0.02
+    server.latency = 0.1  # several 0.25 s batches: an interrupt lands mid-sweep
     grid = dict(seed=list(range(30)), max_tokens=2, concurrency=2, progress=False)
     cut = complete("hi", CHAT, on_done=interrupt_after(4), **grid)
     second = complete("hi", CHAT, resume=True, on_done=interrupt_after(5), **grid)

@@ -241,10 +241,10 @@ def test_a_history_that_cannot_be_written_never_costs_the_answer(server, home, c
     result = or_magic.complete("x", "openai/gpt-4o-mini", seed=1, max_tokens=3, settings=settings)
     assert result.runs[0].ok and "cannot write the run history" in capfd.readouterr().err
 
-    def broken(self, run, base_url, key=None):
+    def broken(self, rows):  # the one write path, of single runs and of a sweep's batches
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(runlog.History, "record", broken)
+    monkeypatch.setattr(runlog.History, "record_rows", broken)
     result = or_magic.complete("x", "openai/gpt-4o-mini", seed=[1, 2], max_tokens=3)
     assert all(run.ok for run in result.runs)
     assert capfd.readouterr().err.count("disk I/O error") == 1  # said once, not once per run

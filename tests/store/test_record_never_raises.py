@@ -8,7 +8,8 @@ import or_magic
 from or_magic.core.settings import Settings
 from or_magic.run.request import Run, RunSpec
 from or_magic.store import runlog
-from or_magic.store.runlog import History, recording
+from or_magic.store.recording import recording
+from or_magic.store.runlog import History
 from or_magic.wire.response import Completion
 
 
@@ -37,10 +38,11 @@ def test_any_failure_to_record_is_a_notice_and_the_run_goes_on(tmp_path, monkeyp
 
 def test_complete_returns_the_answer_when_recording_fails(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    monkeypatch.setattr(History, "record", lambda *a, **k: (_ for _ in ()).throw(UnicodeEncodeError(
+    monkeypatch.setattr(History, "record_rows", lambda *a, **k: (_ for _ in ()).throw(UnicodeEncodeError(
         "utf-8", "\ud800", 0, 1, "surrogates not allowed")))
     result = or_magic.complete("Say hi", "openai/gpt-4o-mini", seed=1, max_tokens=5)
     assert result.text and "cannot write the run history" in capsys.readouterr().err
     sweep = or_magic.sweep("Say hi", "openai/gpt-4o-mini", seed=[1, 2, 3], max_tokens=5, progress=False)
-    assert len(sweep.df) == 3 and sweep.df.error.isna().all()
+    assert len(sweep.df) == 3 and sweep.df.error.isna().all()  # a failed batch costs no answer
+    assert "cannot write the run history" in capsys.readouterr().err
     assert runlog.SCHEMA_VERSION >= 1

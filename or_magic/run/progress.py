@@ -13,6 +13,7 @@ the failed count or the cost changed.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any, Protocol
 
@@ -49,6 +50,18 @@ def _options(total: int) -> dict[str, Any]:
             "leave": True, "postfix": postfix(0, None)}
 
 
+def _width(stream: Any) -> dict[str, Any]:
+    """tqdm sizes its text bar to the terminal; a terminal that reports no size (a pty nobody sized:
+    `script` or `docker exec -t` without a terminal around it) would get an empty line, no bar at
+    all (tqdm 4.70 takes its 0x0 as -1 columns and -1 rows, and hides a bar past the last row),
+    so it gets the classic 80x24."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # not a terminal: tqdm's own default
+        return {}
+    return {"ncols": 80, "nrows": 24} if columns <= 1 else {}
+
+
 class NoProgress:
     def update(self, done: int, failed: int, cost: float | None) -> None:
         pass
@@ -61,7 +74,8 @@ class TextProgress:
     """tqdm's text bar on stderr (or `stream`), rewritten in place; it stays as the last state."""
 
     def __init__(self, total: int, stream: Any = None) -> None:
-        self.bar = _bar_class("std")(file=stream or sys.stderr, **_options(total))
+        stream = stream or sys.stderr
+        self.bar = _bar_class("std")(file=stream, **_options(total), **_width(stream))
         self._state: tuple[int, float | None] = (0, None)
 
     def update(self, done: int, failed: int, cost: float | None) -> None:

@@ -170,15 +170,17 @@ def _set_slider(page: Any, css: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
-def open_and_run_all(page: Any, lab: str, name: str) -> None:
-    """Open notebook `name` in JupyterLab, wait for its kernel, and run every cell."""
+def open_and_run_all(page: Any, lab: str, name: str, wait: bool = True) -> None:
+    """Open notebook `name` in JupyterLab, wait for its kernel, and run every cell; with `wait`,
+    return when the cells have run (the command's promise), else at once (to watch a cell run)."""
     page.set_default_timeout(WAIT_MS)
     page.goto(f"{lab}/lab/tree/{name}?token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext"
                            " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run = "window.jupyterapp.commands.execute('notebook:run-all-cells')"
+    page.evaluate(f"() => {run}" if wait else f"() => {{ void {run}; }}")
 
 
 def test_panel_in_jupyterlab_reruns_with_new_temperature_and_seed(tmp_path, server):

@@ -216,6 +216,31 @@ def test_text_progress_redraws_are_coalesced():
                         out.getvalue().split("\r")[-1])
 
 
+def test_text_progress_draws_a_bar_on_a_terminal_that_reports_no_size(monkeypatch):
+    """A pty nobody sized (0x0, as under `script` or `docker exec -t` without a terminal) made
+    tqdm, which sizes its bar to stderr's terminal, draw an empty line."""
+    import os
+    import pty
+    import select
+
+    main, side = pty.openpty()  # a new pty's window size is 0x0
+    with os.fdopen(side, "w", encoding="utf-8") as terminal:
+        monkeypatch.setattr("sys.stderr", terminal)
+        bar = TextProgress(3)
+        for done in (1, 2, 3):
+            bar.update(done, 0, None)
+        bar.close()
+        terminal.flush()
+        drawn = b""
+        while select.select([main], [], [], 1)[0]:
+            drawn += os.read(main, 65536)
+            if drawn.endswith(b"\n"):
+                break
+    os.close(main)
+    last = drawn.decode().rstrip().split("\r")[-1]
+    assert re.fullmatch(r"sweep: 100%\|█+\| 3/3 \[00:00<00:00, +[\d.]+run/s, 0 failed · cost n/a\]", last), drawn
+
+
 # --- interrupts --------------------------------------------------------------------------
 def interrupt_after(n, seen):
     """An on_done hook that presses Ctrl-C when it has seen `n` runs (kept in `seen`)."""

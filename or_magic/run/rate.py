@@ -5,22 +5,37 @@ it, for the magic line, `CallOptions.check()` and `complete(rate=...)`, and it r
 per second.  `Pacer` spaces request starts at least 1/rate apart on the sweep's event loop:
 smooth spacing (20/min is one request every 3 s, not 20 at once and a minute's wait), the first
 at once.  `paced` puts it in front of every attempt the sweep's AsyncClient makes, retries
-included, so what reaches the server never exceeds the rate.
+included, so what reaches the server never exceeds the rate.  The time a run waits for its slot
+is queueing, not the request's: `queued_time` measures it, so a run's latency leaves it out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import math
 import re
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from ..core.errors import InvalidOption
 
 UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0}  # name → seconds
 FORMS = "e.g. --rate 20/min or --rate 5/s"
 _RATE = re.compile(r"\s*([^/\s]+)\s*/\s*([A-Za-z]+)\s*")
+# Seconds the current task has waited for rate slots inside `queued_time()` (a one-item list).
+_QUEUED: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("or_magic_queued", default=None)
+
+
+@contextlib.contextmanager
+def queued_time() -> Iterator[list[float]]:
+    """Collect, in `box[0]`, the seconds this task spends waiting for its rate slots in the block."""
+    box = [0.0]
+    token = _QUEUED.set(box)
+    try:
+        yield box
+    finally:
+        _QUEUED.reset(token)
 
 
 def parse_rate(value: Any) -> float:
@@ -73,6 +88,9 @@ class Pacer:
         self._next = start + self.interval
         if start > now:
             await asyncio.sleep(start - now)
+            box = _QUEUED.get()
+            if box is not None:
+                box[0] += start - now
 
 
 class Paced:

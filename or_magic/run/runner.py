@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from ..core.errors import ORMagicError, TransportError
 from ..wire.response import Completion
 from ..wire.stream import StreamCancelled, TextHook
+from .rate import queued_time
 from .request import LazyRuns, Plan, Run, RunSpec, choose_endpoint
 
 RunHook = Callable[[Run], None]
@@ -127,9 +128,14 @@ def execute(client: Any, run: Run, on_done: RunHook | None = None, on_text: Text
 
 
 async def execute_async(client: Any, run: Run) -> Run:
-    """`execute` for a sweep's AsyncClient (never streamed; the caller records the run)."""
-    with filling(run):
-        fill(run, answered(await client.complete(run.spec.endpoint, run.spec.body())))
+    """`execute` for a sweep's AsyncClient (never streamed; the caller records the run).  Time spent
+    waiting for a --rate slot is queueing: the run's start and latency leave it out."""
+    with queued_time() as queued:
+        with filling(run):
+            fill(run, answered(await client.complete(run.spec.endpoint, run.spec.body())))
+    if queued[0] and run.latency is not None:
+        run.started_at += queued[0]
+        run.latency = max(0.0, run.latency - queued[0])
     return run
 
 

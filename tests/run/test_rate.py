@@ -118,3 +118,12 @@ def test_pacer_spaces_waiters_first_come_first_served_and_a_cancelled_one_leaves
     assert started[0][1] - first < 0.05  # the first starts at once: no slot to wait for
     times = [t for _, t in started]
     assert min(gaps(times)) >= 0.05 * SLACK
+
+
+def test_a_runs_latency_leaves_out_its_wait_for_a_rate_slot(server):
+    # six runs in flight at once at 2/s: the last waits 2.5 s for its slot, but its request is quick
+    r = complete("hi", CHAT, seed=list(range(6)), max_tokens=1, concurrency=6, rate="2/s", progress=False)
+    assert r.errors == []
+    assert max(run.latency for run in r.runs) < 1.0  # queueing is not latency: the server answers at once
+    starts = sorted(run.started_at for run in r.runs)
+    assert starts[-1] - starts[0] >= 2.5 * 0.9  # each run's start is when its request left

@@ -19,6 +19,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeOpenRouter]:
     saved = (srv.latency, srv.chunk_delay, srv.chaos, srv.generation_delay)
     yield srv
     srv.latency, srv.chunk_delay, srv.chaos, srv.generation_delay = saved
+    srv.wait_idle()  # requests of a cancelled sweep still on their way belong to this test
     srv.clear()
 
 

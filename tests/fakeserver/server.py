@@ -130,6 +130,7 @@ class FakeOpenRouter:
         self._scripts: list[Script] = []
         self.requests: list[Recorded] = []
         self.in_flight = 0  # completion requests being served right now
+        self.last_request_at = 0.0  # time.monotonic() of the newest request (wait_idle)
         self.max_in_flight = 0  # the most seen at once since the last clear()
         self._port = port
         self.lock = threading.Lock()
@@ -238,6 +239,19 @@ class FakeOpenRouter:
     def record(self, rec: Recorded) -> None:
         with self.lock:
             self.requests.append(rec)
+            self.last_request_at = time.monotonic()
+
+    def wait_idle(self, quiet: float = 0.1, limit: float = 3.0) -> None:
+        """Wait (at most `limit` s) until no request is being served and none arrived for `quiet`
+        s: a test's cancelled sweep may still have requests on their way, which must not be
+        counted as the next test's."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            with self.lock:
+                busy = self.in_flight > 0 or time.monotonic() - self.last_request_at < quiet
+            if not busy:
+                return
+            time.sleep(0.01)
 
     def fault_for(self, body: object) -> Fault | None:
         """Queued fault first, then a test/error-<status> model, then chaos."""

@@ -20,7 +20,7 @@ def home(tmp_path, monkeypatch):
 
 def interrupted_sweep(server, n=20, after=4):
     """A sweep stopped by Ctrl-C after `after` runs (the same runs as `--seed 0:{n-1} --max-tokens 2`)."""
-    server.latency = 0.02
+    server.latency = 0.1  # several 0.25 s batches: the interrupt lands mid-sweep
     seen = []
 
     def hook(run):

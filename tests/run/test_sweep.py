@@ -252,7 +252,7 @@ def interrupt_after(n, seen):
 
 
 def test_keyboard_interrupt_keeps_finished_rows_and_marks_the_rest(server):
-    server.latency = 0.05
+    server.latency = 0.1  # runs reach on_done in 0.25 s batches: the interrupt must land early
     r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after(3, []),
                  progress=False)
     assert len(r.runs) == 20
@@ -527,7 +527,7 @@ def test_every_finished_run_of_an_interrupted_sweep_is_recorded(server, tmp_path
     import sqlite3
 
     monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    server.latency = 0.02
+    server.latency = 0.05  # several 0.25 s batches: the interrupt lands mid-sweep
     seen = []
     r = complete("hi", CHAT, seed=list(range(60)), max_tokens=1, concurrency=4, on_done=interrupt_after(5, seen),
                  progress=False)

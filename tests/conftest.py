@@ -23,6 +23,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeOpenRouter]:
     srv.clear()
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """OR_MAGIC_HOME in a fresh folder: the history (and sweeps) of this test alone."""
+    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
+    return tmp_path
+
+
 class Shell:
     """An IPython shell whose `run` re-raises what the cell raised (IPython itself only prints it)."""
 

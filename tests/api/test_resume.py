@@ -12,25 +12,9 @@ import or_magic
 from or_magic import complete, sweep
 from or_magic.core.errors import InvalidOption, RunSkipped
 from tests.fakeserver.server import Fault
+from tests.hooks import interrupt_after
 
 CHAT = "openai/gpt-4o-mini"
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
-def interrupt_after(n):
-    """An on_done hook that presses Ctrl-C when it has seen `n` runs."""
-    seen = []
-
-    def hook(run):
-        seen.append(run)
-        if len(seen) == n:
-            raise KeyboardInterrupt
-    return hook
 
 
 def completions(server):

@@ -56,12 +56,6 @@ def history_dump(home: Path) -> str:
     return repr(rows) + files.decode("latin-1")
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_key_is_in_use_for_these_tests():
     assert os.environ["OPENROUTER_API_KEY"] == FAKE_KEY  # else the assertions below prove nothing
 

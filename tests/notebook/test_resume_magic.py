@@ -12,12 +12,6 @@ from or_magic.notebook.options import HELP, parse_line
 CHAT = "openai/gpt-4o-mini"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
 def interrupted_sweep(server, n=20, after=4):
     """A sweep stopped by Ctrl-C after `after` runs (the same runs as `--seed 0:{n-1} --max-tokens 2`)."""
     server.latency = 0.1  # several 0.25 s batches: the interrupt lands mid-sweep

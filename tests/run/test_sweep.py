@@ -18,6 +18,7 @@ from or_magic.core.params import PARAMS
 from or_magic.run.grid import axis_values
 from or_magic.run.progress import TextProgress
 from tests.fakeserver.server import Fault
+from tests.hooks import interrupt_after
 
 CHAT = "openai/gpt-4o-mini"
 TEST = "test/sweep"  # accepted and charged by the server, but not priced in its /models
@@ -242,15 +243,6 @@ def test_text_progress_draws_a_bar_on_a_terminal_that_reports_no_size(monkeypatc
 
 
 # --- interrupts --------------------------------------------------------------------------
-def interrupt_after(n, seen):
-    """An on_done hook that presses Ctrl-C when it has seen `n` runs (kept in `seen`)."""
-    def hook(run):
-        seen.append(run)
-        if len(seen) == n:
-            raise KeyboardInterrupt
-    return hook
-
-
 def test_keyboard_interrupt_keeps_finished_rows_and_marks_the_rest(server):
     server.latency = 0.1  # runs reach on_done in 0.25 s batches: the interrupt must land early
     r = complete("hi", CHAT, seed=list(range(20)), max_tokens=1, concurrency=2, on_done=interrupt_after(3, []),

@@ -17,12 +17,6 @@ from or_magic.store.runlog import History
 CHAT = "openai/gpt-4o-mini"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
 def rows(path) -> list[tuple]:
     return sqlite3.connect(path).execute("SELECT id, request, response FROM runs ORDER BY id").fetchall()
 

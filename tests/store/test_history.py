@@ -22,12 +22,6 @@ from or_magic.store.history_query import parse_when
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
 def rows(home: Path) -> list[dict]:
     db = sqlite3.connect(home / "history.db")
     db.row_factory = sqlite3.Row

@@ -15,12 +15,6 @@ from or_magic.store.schema import MIGRATIONS
 CHAT = "openai/gpt-4o-mini"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("OR_MAGIC_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_a_version_2_database_upgrades_in_place_keeping_its_runs(home):
     """A history written before sweeps existed gains the sweeps table and the run columns."""
     path = home / "v2.db"

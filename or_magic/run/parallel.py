@@ -33,6 +33,7 @@ from .request import Run
 from .runner import RunHook, execute_async
 
 RATE_LIMIT_RETRIES = 12  # per request, for 429s in a sweep (other failures: settings.max_retries)
+PROBE_GAP = 0.05  # seconds; the least wait between requests while a sweep is rate limited (Throttle)
 WAIT_SLICE = 0.2  # seconds; the waiting thread wakes this often (interrupts, progress)
 # Finished runs are recorded (one transaction) and handed to the waiting thread in batches: at
 # most FLUSH_ROWS runs, or what finished in FLUSH_SECONDS, whichever comes first (README, History).
@@ -71,7 +72,10 @@ class Throttle:
     def _learn(self, seen: "_Seen") -> None:
         if seen.status == 429:
             self.limited = True
-            self.until = max(self.until, time.monotonic() + (seen.delay or 0.0))
+            # At least PROBE_GAP between probes, even when the server says "retry after 0": the
+            # requests that were already in flight come back meanwhile and queue for the probe,
+            # so the storm is shared by every waiting run instead of eating one run's retries.
+            self.until = max(self.until, time.monotonic() + max(seen.delay or 0.0, PROBE_GAP))
         elif seen.status is not None and seen.status < 400:
             self.limited = False
 

@@ -25,7 +25,7 @@ def measure(ctx: BenchContext) -> list[Row]:
 
     from or_magic import complete
     from or_magic.local import local_server
-    from or_magic.settings import Settings
+    from or_magic.core.settings import Settings
 
     rounds = ctx.repeats(default=5, quick=2)
     os.environ["OR_MAGIC_HOME"] = str(ctx.scratch / "or_magic_home")  # keep the user's history clean

@@ -145,7 +145,7 @@ def prepare(prompt: str, options: CallOptions, settings: Settings, variables: Ma
     filled = set(plan.prompts) - {prompt}  # the cell text itself was checked above
     if filled:
         check_sendable(None, options, {"the prompt": sorted(filled)})
-    plan.schema = schema
+    plan.schema, plan.var_items = schema, var_items
     if slot is not None:
         for run in plan.runs:
             if run.spec.endpoint != CHAT:

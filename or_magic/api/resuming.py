@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ..core.errors import ConfigError, InvalidOption
 from ..core.settings import Settings
 from ..run.call import RESUME_AUTO
-from ..run.grid import resolve_vars
 from ..run.request import Plan, Run
 from ..run.runner import fill
 from ..run.sweepdef import differences, grid_fingerprint, sweep_definition
@@ -57,7 +56,7 @@ def begin_sweep(prompt: str, options: "CallOptions", settings: Settings, variabl
         return runs, None, []
     base_url = settings.resolved_base_url()
     models = [run.spec.model for run in runs]
-    definition = sweep_definition(prompt, options, list(dict.fromkeys(models)), resolve_vars(options.vars, variables, prompt),
+    definition = sweep_definition(prompt, options, list(dict.fromkeys(models)), plan.var_items,
                                   variables, plan.schema, settings.completions_models)
     fingerprint = grid_fingerprint(base_url, plan.axes, runs)
     try:

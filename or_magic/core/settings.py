@@ -73,11 +73,11 @@ class Settings:
     def sends_key(self) -> bool:
         """Whether requests to the base URL carry the key: to OpenRouter over https, to this
         machine (loopback), and to hosts opted in by name; decided from the URL as written."""
-        return _sends_key(self.resolved_base_url(), tuple(self.send_key_to_hosts), os.environ.get(SEND_KEY_ENV, ""))
+        return _sends_key(self.resolved_base_url(), frozenset(self.key_hosts()))
 
     def needs_key(self) -> bool:
         """OpenRouter itself needs a key; local OpenAI-compatible servers usually do not."""
-        return _needs_key(self.resolved_base_url(), tuple(self.send_key_to_hosts), os.environ.get(SEND_KEY_ENV, ""))
+        return _needs_key(self.resolved_base_url(), frozenset(self.key_hosts()))
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """A copy with the given fields changed; None values are ignored."""
@@ -109,25 +109,24 @@ def _base_url_problem(base_url: str, from_env: str | None) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _sends_key(url: str, hosts: tuple[str, ...], from_env: str) -> bool:
+def _sends_key(url: str, hosts: frozenset[str]) -> bool:
     try:
         parsed = urlparse(url)
         host = (parsed.hostname or "").lower()
     except ValueError:
         return False
-    named = (*hosts, *from_env.split(","))
-    if host in {h.strip().strip("[]").lower() for h in named if h.strip()} or is_loopback(host):
+    if host in hosts or is_loopback(host):
         return True
     return parsed.scheme == "https" and is_openrouter(host)
 
 
 @functools.lru_cache(maxsize=64)
-def _needs_key(url: str, hosts: tuple[str, ...], from_env: str) -> bool:
+def _needs_key(url: str, hosts: frozenset[str]) -> bool:
     try:
         host = urlparse(url).hostname or ""
     except ValueError:
         return False
-    return is_openrouter(host) and _sends_key(url, hosts, from_env)
+    return is_openrouter(host) and _sends_key(url, hosts)
 
 
 def is_openrouter(host: str) -> bool:

@@ -280,3 +280,4 @@ class Plan:
     axes: list[str] = field(default_factory=list)
     schema: Any = None  # the resolved --schema (run/schema.py SchemaSpec) the answers are parsed by
     prompts: list[str] = field(default_factory=list)  # the prompt texts of the runs (filled templates)
+    var_items: dict[str, Any] = field(default_factory=dict)  # each --vars axis's resolved items (grid.resolve_vars)

@@ -56,7 +56,7 @@ class History:
         self._db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process crashes
         self._db.create_function("pylower", 1, lambda s: s.lower() if isinstance(s, str) else s, deterministic=True)
         migrate(self._db)
-        self.backlog = Backlog(self._insert, self.path)  # rows that met a lock, written later
+        self.backlog = Backlog(lambda row: self._insert([row])[0], self.path)  # rows that met a lock, written later
 
     def __repr__(self) -> str:
         return f"<or_magic.History {self.path}>"
@@ -84,23 +84,21 @@ class History:
             self.backlog.add(row)
         return [0] * len(rows)
 
-    def _insert(self, rows: list[dict[str, Any]] | dict[str, Any]) -> Any:
+    def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert rows in one transaction (one commit: most of what a row cost when each had its
-        own); returns their ids (one id for a single dict, as the backlog writes them)."""
-        single = isinstance(rows, dict)
-        batch = [rows] if single else rows
+        own); returns their ids."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")  # waits BUSY_WAIT for another writer, then raises
             try:
                 ids = [int(self._db.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES "
                                             f"({', '.join('?' * len(row))})", list(row.values())).lastrowid or 0)
-                       for row in batch]
+                       for row in rows]
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-        return ids[0] if single else ids
+        return ids
 
     def response(self, record_id: int | None) -> str | None:
         """The stored answer (JSON text) of row `record_id`: a released run's `raw` (run/request.py)."""

@@ -168,16 +168,16 @@ def main() -> None:
 
 
 def _verify(call: Call, base_url: str, printed: io.StringIO) -> str:
-    """One more, untimed call with httpx's send() recorded: the subject must
-    have had a 200 answer from our server and shown its text. Every subject
-    here sends through httpx (the openai SDK and langchain-openai do too), so
-    this proves the figures come from real round trips, whatever prompt
-    template a peer wraps around the cell text. Returns "" if fine, else why."""
+    """One more, untimed call with httpx's transport recorded: the subject must have had a 200
+    answer from our server and shown its text. Every subject here sends through
+    httpx.HTTPTransport (the openai SDK and langchain-openai do too; or_magic hands its requests to
+    the transport without httpx.Client.send's layers), so this proves the figures come from real
+    round trips, whatever prompt template a peer wraps around the cell text. Returns "" if fine,
+    else why."""
     import httpx
 
     class Tee(httpx.SyncByteStream):
-        """A response's byte stream that keeps a copy of what the subject reads from it (or_magic
-        reads a non-streamed body in pieces, under its deadline, into a Response of its own)."""
+        """A response's byte stream that keeps a copy of what the subject reads from it."""
 
         def __init__(self, stream: httpx.SyncByteStream, seen: list[bytes]) -> None:
             self.stream, self.seen = stream, seen
@@ -191,29 +191,28 @@ def _verify(call: Call, base_url: str, printed: io.StringIO) -> str:
             self.stream.close()
 
     exchanges: list[tuple[str, httpx.Response, list[bytes]]] = []
-    send = httpx.Client.send
+    handle = httpx.HTTPTransport.handle_request
 
-    def recording_send(self: httpx.Client, request: httpx.Request, **kw: Any) -> httpx.Response:
-        response = send(self, request, **kw)
+    def recording_handle(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        response = handle(self, request)
         seen: list[bytes] = []
-        if kw.get("stream"):  # read later by the subject, maybe into another Response: tee it
-            response.stream = Tee(response.stream, seen)
+        response.stream = Tee(response.stream, seen)  # type: ignore[arg-type]  # read later by the subject
         exchanges.append((str(request.url), response, seen))
         return response
 
-    httpx.Client.send = recording_send  # type: ignore[method-assign]
+    httpx.HTTPTransport.handle_request = recording_handle  # type: ignore[method-assign]
     try:
         mark = len(printed.getvalue())
         last = call()
     finally:
-        httpx.Client.send = send  # type: ignore[method-assign]
+        httpx.HTTPTransport.handle_request = handle  # type: ignore[method-assign]
     ours = [(r, seen) for url, r, seen in exchanges if url.startswith(base_url)]
     if len(ours) != 1 or len(exchanges) != 1:
         return f"expected 1 request to the local server, saw {[u for u, _, _ in exchanges]}"
     response, seen = ours[0]
     if response.status_code != 200:
         return f"server answered {response.status_code}"
-    answer = json.loads(b"".join(seen)) if seen else response.json()
+    answer = json.loads(b"".join(seen))
     text = answer["choices"][0]["message"]["content"]
     if text not in printed.getvalue()[mark:] + _shown(last):
         return "the server's answer was not in the subject's output"

@@ -62,9 +62,10 @@ class OpenRouterMagics(Magics):
         self._settings: tuple[tuple[Any, ...], Settings] | None = None
         if shell is not None:
             from ..core.shell import track_cells
-            from .shorterrors import install
+            from . import printers, shorterrors
 
-            install(shell)
+            shorterrors.install(shell)
+            printers.install(shell)
             track_cells(shell)
 
     @validate("timeout", "connect_timeout", "deadline")

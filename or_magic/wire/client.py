@@ -24,7 +24,7 @@ from ..core.secrets import scrub, scrub_bytes
 from ..core.settings import Settings
 from .answers import check_answer, error_fields, ok_trouble, redirect_error, unusable_ok
 from .auth import request_headers, tell_withheld, withheld_why
-from .request_maker import QuietJar, RequestMaker
+from .request_maker import QuietJar, RequestMaker, send_direct
 from .body_reader import Body, aread_body, read_body, timeout_text
 from .retry import retry_delay, should_retry
 from .stream import TextHook
@@ -168,6 +168,7 @@ class Client(ClientBase):
         super().__init__(settings, on_retry)
         self._http = httpx.Client(transport=transport, **self._http_options())
         self._requests = RequestMaker(self._http)
+        self._send = send_direct(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -216,7 +217,7 @@ class Client(ClientBase):
         other body is read under the `timeout` and `deadline` clocks (body_reader.py)."""
         started = time.monotonic()
         try:
-            response = self._http.send(request, stream=True)
+            response = self._send(request)
         except httpx.TransportError as exc:
             return self._send_failed(exc)
         if stream and response.status_code < 300:

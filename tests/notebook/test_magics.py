@@ -199,3 +199,19 @@ def test_key_on_a_server_without_key_endpoint(shell, server, monkeypatch):
     shell.run(f"%config OpenRouterMagics.base_url = '{server.base_url.replace('/api/v1', '/nokey')}'")
     with pytest.raises(Exception, match="has no /key endpoint: key limits and usage exist only on OpenRouter"):
         shell.run("%openrouter key")
+
+
+def test_a_result_is_shown_as_before_by_printers_found_in_one_lookup(shell, server):
+    """notebook/printers.py registers Result with every formatter: each lookup hits Result itself
+    (not a walk over its MRO), and what is shown is what IPython's own fallback shows."""
+    from IPython.core.formatters import DisplayFormatter
+
+    value = shell.run(f"%%openrouter {CHAT} --no-stream --max-tokens 8\nhello")
+    formatter = shell.ip.display_formatter
+    shown, _ = formatter.format(value)
+    unregistered, _ = DisplayFormatter().format(value)  # a formatter that knows nothing of or_magic
+    assert shown == unregistered and set(shown) == {"text/plain", "text/html"}
+    assert value.text in shown["text/plain"] and value.footer() in shown["text/plain"]
+    for each in formatter.formatters.values():
+        assert Result in each.type_printers  # the deferred entry moved to the type on first use
+    assert formatter.formatters["text/plain"].lookup_by_type(Result) is not None

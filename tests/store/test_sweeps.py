@@ -100,3 +100,29 @@ def test_a_plan_that_cannot_be_recorded_costs_resumability_never_the_sweep(serve
         blocker.execute("ROLLBACK")
     assert r.sweep_id is None and r.df["error"].isna().all() and len(r.df) == 2
     assert any(note.startswith("this sweep cannot be resumed: its plan could not be recorded") for note in r.notes)
+
+
+def test_a_version_3_database_gets_partial_indexes_that_queries_still_use(home):
+    """Migration 4: the conversation and sweep indexes leave out the rows without one (most runs),
+    and lookups by conversation or sweep still go through them."""
+    path = home / "v3.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + MIGRATIONS[1] + MIGRATIONS[2])
+        db.executemany("INSERT INTO runs (created_at, model, conversation, turn, sweep_id, grid_index) "
+                       "VALUES (?, 'm', ?, ?, ?, ?)",
+                       [(1, "c", 1, None, None), (2, None, None, "sw-a", 0), (3, None, None, None, None)])
+        db.execute("PRAGMA user_version = 3")
+    history = runlog.History(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == runlog.SCHEMA_VERSION >= 4
+    sql = {name: text for name, text in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")}
+    assert "WHERE conversation IS NOT NULL" in sql["runs_conversation"]
+    assert "WHERE sweep_id IS NOT NULL" in sql["runs_sweep"]
+    # only the one row that has a conversation / a sweep is in each index
+    assert db.execute("SELECT COUNT(*) FROM runs INDEXED BY runs_conversation WHERE conversation IS NOT NULL"
+                      ).fetchone()[0] == 1
+    for where, index in (("conversation = ?", "runs_conversation"), ("sweep_id = ?", "runs_sweep")):
+        plan = history.read(f"EXPLAIN QUERY PLAN SELECT id FROM runs WHERE {where}", ("x",))
+        assert any(f"INDEX {index} " in str(step[-1]) for step in plan), plan  # COVERING or not
+    assert sweeps.finished_rows(history, "sw-a") == {}  # the row has no answer: nothing finished
+    assert [r[0] for r in history.read("SELECT created_at FROM runs WHERE conversation = 'c'")] == [1]

@@ -3,10 +3,11 @@
 import json
 
 import httpx
+import pytest
 
 from or_magic.core.settings import Settings
 from or_magic.wire.client import Client
-from or_magic.wire.request_maker import RequestMaker
+from or_magic.wire.request_maker import RequestMaker, send_direct
 
 KEY = "sk-or-v1-fakeunitkey0000000000000000000000000000000000000000000000000"
 BODY = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "café 🙂 \u2028"}],
@@ -72,3 +73,49 @@ def test_the_body_on_the_wire_is_the_json_sent(monkeypatch):
     client.complete("chat", BODY)
     client.complete("completions", {"model": "m", "prompt": "p"})
     assert bodies == [BODY, {"model": "m", "prompt": "p"}]
+
+
+def _ok(request):
+    return httpx.Response(200, json={"choices": [{"index": 0, "finish_reason": "stop",
+                                                  "message": {"role": "assistant", "content": "ok"}}]})
+
+
+def test_requests_go_to_the_transport_without_client_send(monkeypatch):
+    """The sync client hands its requests to its transport itself (request_maker.send_direct):
+    httpx.Client.send's auth, redirect, hook and cookie layers are never entered."""
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        return _ok(request)
+
+    def no_send(*args, **kwargs):
+        raise AssertionError("httpx.Client.send was called")
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
+    client = Client(Settings(base_url="http://127.0.0.1:9/api/v1"), transport=httpx.MockTransport(handler))
+    monkeypatch.setattr(httpx.Client, "send", no_send)
+    assert client.complete("chat", BODY)["choices"][0]["message"]["content"] == "ok"
+    assert [str(r.url) for r in sent] == ["http://127.0.0.1:9/api/v1/chat/completions"]
+    assert sent[0].headers["authorization"] == f"Bearer {KEY}"
+
+
+def test_send_direct_takes_the_transport_mounted_for_the_url_and_sets_the_request():
+    """Proxies from the environment are mounts: the transport is chosen per URL, as httpx does."""
+    mounted, default = [], []
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: default.append(r) or _ok(r)),
+                        mounts={"http://proxied.test": httpx.MockTransport(lambda r: mounted.append(r) or _ok(r))})
+    send = send_direct(http)
+    for url in ("http://proxied.test/v1/chat/completions", "http://127.0.0.1:9/v1/chat/completions"):
+        request = http.build_request("POST", url, json=BODY)
+        response = send(request)
+        assert response.request is request and json.loads(response.read())["choices"][0]["message"]["content"] == "ok"
+    assert len(mounted) == 1 and len(default) == 1
+
+
+def test_send_direct_on_a_closed_client_raises_as_httpx_does():
+    http = httpx.Client(transport=httpx.MockTransport(_ok))
+    request = http.build_request("POST", "http://127.0.0.1:9/v1/chat/completions", json=BODY)
+    http.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        send_direct(http)(request)

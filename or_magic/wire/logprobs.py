@@ -5,7 +5,9 @@
 
 Either may arrive on either endpoint (OpenRouter and llama.cpp answer ``/completions`` in the
 chat shape).  The result is kept as parallel lists, not per-token objects, because the tables
-are built column-wise: a 4,096-token answer with 20 alternatives each is 81,920 rows.
+are built column-wise: a 4,096-token answer with 20 alternatives each is 81,920 rows.  The fast
+parser keeps the alternatives as numpy arrays instead (AltArrays), which is what the tables
+read; the alt_* lists are made from them on first use.
 Anything malformed (null bytes, empty alternatives, missing fields, non-numbers) becomes
 None/NaN instead of an exception.
 """
@@ -172,7 +174,7 @@ def _parse_chat_well_formed(content: list[Any]) -> TokenLogprobs:
     rank = np.arange(len(position), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) + 1
     out = TokenLogprobs(
         token=list(map(_TOKEN, content)), logprob=list(map(_LOGPROB, content)),
-        bytes=[entry.get("bytes") for entry in content], offset=[None] * len(content))
+        bytes=_optional(content, "bytes"), offset=[None] * len(content))
     # Cheap whole-column checks at C speed: sum() raises on None or text, join() on non-strings.
     sum(out.logprob)
     "".join(out.token)
@@ -182,6 +184,15 @@ def _parse_chat_well_formed(content: list[Any]) -> TokenLogprobs:
     out.set_alternatives(AltArrays(position=position, rank=rank, token=alternatives["token"],
                                    logprob=alternatives["logprob"], bytes=alternatives["bytes"]))
     return out
+
+
+def _optional(entries: list[dict[str, Any]], key: str) -> list[Any]:
+    """One optional field of every entry, None where absent: subscription at C speed, and .get()
+    only when some entry lacks it."""
+    try:
+        return list(map(operator.itemgetter(key), entries))
+    except KeyError:
+        return [entry.get(key) for entry in entries]
 
 
 def _alternatives(tops: list[list[dict[str, Any]]], count: int) -> "np.ndarray":
@@ -201,7 +212,7 @@ def _alternatives(tops: list[list[dict[str, Any]]], count: int) -> "np.ndarray":
         out = np.empty(count, dtype=dtype)
         out["token"] = object_array(list(map(_TOKEN, _chain(tops))))
         out["logprob"] = np.fromiter(map(_LOGPROB, _chain(tops)), dtype=float, count=count)
-        out["bytes"] = object_array([alt.get("bytes") for alt in _chain(tops)])
+        out["bytes"] = object_array(_optional(list(_chain(tops)), "bytes"))
         return out
 
 

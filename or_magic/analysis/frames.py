@@ -95,7 +95,7 @@ def _token_columns(lp: "TokenLogprobs", stats: Any) -> dict[str, Any]:
     """One run's per-token columns as arrays (concatenated over runs by logprobs_frame)."""
     import numpy as np
 
-    from .metrics import object_array
+    from ..wire.logprobs import object_array
 
     return {"position": np.arange(len(lp), dtype=np.int64), "token": object_array(lp.token),
             "logprob": stats.logprob, "offset": stats.offset, "bytes": object_array(lp.bytes),
@@ -110,7 +110,7 @@ def top_logprobs_frame(runs: Sequence["Run"], key_columns: Sequence[str]) -> "pd
 
     from .metrics import token_stats
 
-    counted = [(run, len(run.logprobs.alt_token)) for run in runs if run.logprobs is not None and run.logprobs.alt_token]
+    counted = [(run, run.logprobs.alt_count()) for run in runs if run.logprobs is not None and run.logprobs.alt_count()]
     keys = _repeated_keys(counted, key_columns)
     position: list[Any] = []
     rank: list[Any] = []

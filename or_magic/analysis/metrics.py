@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..wire.logprobs import object_array
 from .tokentext import char_offsets, decode_tokens
 
 if TYPE_CHECKING:
@@ -30,13 +31,6 @@ if TYPE_CHECKING:
 
 METRIC_COLUMNS = ["mean_logprob", "perplexity", "joint_prob", "min_logprob_token", "min_logprob_position",
                   "not_top_share"]
-
-
-def object_array(values: Sequence[Any]) -> "np.ndarray":
-    """A 1-d object array of `values` as they are (np.asarray would make a list of lists 2-d)."""
-    import numpy as np
-
-    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def safe_prob(logprob: float) -> float:
@@ -74,7 +68,7 @@ class TokenStats:
 
 def token_stats(lp: "TokenLogprobs") -> TokenStats:
     """The derived arrays of `lp`, computed once and cached on it (recomputed if it grew)."""
-    size = (len(lp.token), len(lp.alt_token))
+    size = (len(lp.token), lp.alt_count())
     cached = lp.__dict__.get("_stats")
     if cached is not None and cached[0] == size:
         return cached[1]
@@ -89,7 +83,7 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
     n = len(lp.token)
     logprob = np.asarray(lp.logprob, dtype=float)
     text, replaced = decode_tokens(lp.token, lp.bytes)
-    wire = {**_alt_index(lp), "alt_token": object_array(lp.alt_token), "alt_logprob": _alt_logprob(lp)}
+    wire = {name: lp.alt_array(name) for name in ("alt_position", "alt_rank", "alt_token", "alt_logprob")}
     pos = wire["alt_position"]
     chosen = _chosen(object_array(lp.token), logprob, pos, wire["alt_token"], wire["alt_logprob"])
     alt_lp, alt_rank, in_order = wire["alt_logprob"], wire["alt_rank"], chosen
@@ -103,33 +97,6 @@ def _compute(lp: "TokenLogprobs") -> TokenStats:
                        chosen=chosen, **wire, **arrays)
     stats.notes = _notes(lp, stats, replaced)
     return stats
-
-
-def _alt_index(lp: "TokenLogprobs") -> dict[str, "np.ndarray"]:
-    """alt_position and alt_rank as int64 arrays: the parser's own when still current, else converted."""
-    import numpy as np
-
-    from ..wire.logprobs import ALT_INDEX
-
-    made, lists = lp.__dict__.get(ALT_INDEX), lp.__dict__
-    # current while the lists are not made yet (TokenLogprobs.__getattr__), or have not grown since
-    if made is not None and ("alt_position" not in lists and "alt_rank" not in lists
-                             or made[0] == len(lp.alt_position) == len(lp.alt_rank)):
-        return {"alt_position": made[1], "alt_rank": made[2]}  # never written to: the tables copy
-    return {"alt_position": np.asarray(lp.alt_position, dtype=np.int64),
-            "alt_rank": np.asarray(lp.alt_rank, dtype=np.int64)}
-
-
-def _alt_logprob(lp: "TokenLogprobs") -> "np.ndarray":
-    """alt_logprob as a float array: the parser's own while the list is not made (never written to)."""
-    import numpy as np
-
-    from ..wire.logprobs import ALT_LOGPROB
-
-    made = lp.__dict__.get(ALT_LOGPROB)
-    if made is not None and "alt_logprob" not in lp.__dict__:
-        return made
-    return np.asarray(lp.alt_logprob, dtype=float)
 
 
 def _chosen(tokens: "np.ndarray", logprob: "np.ndarray", pos: "np.ndarray", alt_token: "np.ndarray",
@@ -200,7 +167,7 @@ def _notes(lp: "TokenLogprobs", stats: TokenStats, replaced: int) -> list[str]:
                      "metrics use the known ones")
     if np.isneginf(stats.logprob).any():
         notes.append("some tokens have logprob -inf (probability 0): perplexity is inf, joint_prob 0")
-    if lp.alt_token and not stats.has_alternatives.all():
+    if lp.alt_count() and not stats.has_alternatives.all():
         notes.append(f"{int((~stats.has_alternatives).sum())} of {n} tokens came without alternatives "
                      "(empty top_logprobs): rank, margin, entropy and tail_mass are NaN there")
     missing_bytes = lp.bytes.count(None)

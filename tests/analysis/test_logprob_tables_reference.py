@@ -82,3 +82,14 @@ def test_the_lazily_made_lists_equal_the_slow_parse_and_survive_pickle_and_exten
     a, b = token_stats(other), token_stats(twice)
     for name in ("alt_position", "alt_rank", "alt_logprob", "chosen", "rank", "margin", "entropy"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_editing_a_table_leaves_the_parsed_alternatives_alone():
+    content = [{"token": "a", "logprob": -0.1, "bytes": [97],
+                "top_logprobs": [{"token": "a", "logprob": -0.1, "bytes": [97]}, {"token": "b", "logprob": -2.0, "bytes": [98]}]}]
+    first = _result(content, None)
+    first.top_logprobs.loc[0, "token"] = "edited"
+    first.top_logprobs.loc[1, "logprob"] = 0.0
+    again = Result(first.runs)  # the same parsed logprobs, tables built afresh
+    assert again.top_logprobs["token"].tolist() == ["a", "b"] and again.top_logprobs["logprob"].tolist() == [-0.1, -2.0]
+    assert first.runs[0].logprobs.alt_token == ["a", "b"]

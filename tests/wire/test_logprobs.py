@@ -42,3 +42,25 @@ def test_extend_shifts_positions():
     first = parse_logprobs(CHAT)
     first.extend(parse_logprobs(CHAT))
     assert len(first) == 4 and first.alt_position == [0, 0, 2, 2]
+
+
+def test_fast_parse_keeps_the_alternatives_as_arrays_until_a_list_is_asked_for():
+    from or_magic.wire.logprobs import ALT_ARRAYS
+
+    lp = parse_logprobs(CHAT)
+    assert ALT_ARRAYS in vars(lp) and lp.alt_count() == 2 and "alt_token" not in vars(lp)
+    assert lp.alt_array("alt_token").tolist() == ["Yes", "No"] and "alt_token" not in vars(lp)
+    lp.alt_token[1] = "Nope"  # makes the list: from now on the column is read from it
+    assert lp.alt_array("alt_token").tolist() == ["Yes", "Nope"]
+    assert lp.alt_array("alt_logprob").tolist() == [-0.0009, -7.1] and "alt_logprob" not in vars(lp)
+    assert lp.alt_bytes == [[89, 101, 115], [78, 111]]
+
+
+def test_entries_and_alternatives_without_bytes_stay_on_the_fast_path():
+    from or_magic.wire.logprobs import ALT_ARRAYS
+
+    content = [{"token": "a", "logprob": -1.0, "top_logprobs": [
+        {"token": "a", "logprob": -1.0}, {"token": "b", "logprob": "-2.5", "bytes": [98]}]}]
+    lp = parse_logprobs({"content": content})
+    assert ALT_ARRAYS in vars(lp)
+    assert lp.bytes == [None] and lp.alt_bytes == [None, [98]] and lp.alt_logprob == [-1.0, -2.5]

@@ -29,7 +29,7 @@ from .body_reader import Body, aread_body, read_body, timeout_text
 from .retry import retry_delay, should_retry
 from .stream import TextHook
 from .stream_reader import read_stream
-from .transport import ssl_context, sweep_transport
+from .transport import single_transport, ssl_context, sweep_transport
 
 PATHS = {"chat": "/chat/completions", COMPLETIONS: "/completions"}
 RetryNotice = Callable[[str], None]
@@ -166,7 +166,7 @@ class Client(ClientBase):
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
                  on_retry: RetryNotice | None = _stderr_notice) -> None:
         super().__init__(settings, on_retry)
-        self._http = httpx.Client(transport=transport, **self._http_options())
+        self._http = httpx.Client(transport=transport or single_transport(), **self._http_options())
         self._requests = RequestMaker(self._http)
         self._send = send_direct(self._http)
 

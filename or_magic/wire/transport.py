@@ -36,13 +36,16 @@ def ssl_context() -> ssl.SSLContext:
     return context
 
 
-# --- a cheaper network stream for a sweep's connection pool ------------------------------------
+# --- cheaper network streams for the connection pools -------------------------------------------
 # Profiled on a 1,000-run sweep at 0 ms (bench/bench_sweep.py), a fifth of the client's CPU went
 # to httpcore asking every pooled connection, before and after every request, whether its idle
 # socket had become readable: anyio rebuilds a dict of socket attributes (with a getpeername
-# syscall) on each ask.  And each request went out in two socket writes (head, then body).  This
-# stream answers "is_readable" from the raw socket directly and holds a write until the next
-# read (HTTP/1.1 always reads after sending the whole request), so a request is one write.
+# syscall) on each ask.  And each request went out in two socket writes (head, then body): two
+# syscalls, two packets, and on a connection with Nagle's algorithm on (httpcore leaves it on)
+# the body may wait for the head's ACK.  These streams answer "is_readable" from the raw socket
+# directly and hold a write until the next read (HTTP/1.1 always reads after sending the whole
+# request), so a request is one write.  `_Stream` is the sweep's (asyncio), `_SyncStream` the
+# single runs' (sync Client); only the I/O calls differ.
 
 class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
@@ -76,6 +79,45 @@ class _Stream(httpcore.AsyncNetworkStream):
         if self._held:
             await self._send_held()
         return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _SyncStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        self._socket = inner.get_extra_info("socket")
+        self._held: list[bytes] = []
+        self._held_timeout: float | None = None
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            self._send_held()
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._held.append(buffer)
+            self._held_timeout = timeout
+            if sum(map(len, self._held)) >= HOLD_LIMIT:
+                self._send_held()
+
+    def _send_held(self) -> None:
+        data, self._held = b"".join(self._held), []
+        self._inner.write(data, self._held_timeout)
+
+    def close(self) -> None:
+        self._held = []
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        if self._held:
+            self._send_held()
+        return _SyncStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable" and self._socket is not None:
@@ -121,13 +163,43 @@ class _Backend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _SyncBackend(httpcore.NetworkBackend):
+    """The sync pool's own backend, its streams wrapped in `_SyncStream`."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        return _SyncStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _SyncStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 def sweep_transport(max_connections: int | None) -> httpx.AsyncHTTPTransport:
     """httpx's own async transport (the shared TLS context, `max_connections` kept alive), with
     the cheaper streams above when its pool has the layout they fit (httpcore 1.x); else as is."""
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     transport = httpx.AsyncHTTPTransport(verify=ssl_context(), limits=limits)
+    _wrap_backend(transport, httpcore.AsyncConnectionPool, httpcore.AsyncNetworkBackend, _Backend)
+    return transport
+
+
+def single_transport() -> httpx.HTTPTransport:
+    """httpx's own sync transport as `httpx.Client` would make it (the shared TLS context, httpx's
+    default limits), with the one-write streams above (httpcore 1.x); else as is."""
+    transport = httpx.HTTPTransport(verify=ssl_context())
+    _wrap_backend(transport, httpcore.ConnectionPool, httpcore.NetworkBackend, _SyncBackend)
+    return transport
+
+
+def _wrap_backend(transport: Any, pool_type: type, backend_type: type, wrapper: Any) -> None:
     pool = getattr(transport, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
-    if type(pool) is httpcore.AsyncConnectionPool and isinstance(inner, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _Backend(inner)
-    return transport
+    if type(pool) is pool_type and isinstance(inner, backend_type):
+        pool._network_backend = wrapper(inner)

@@ -215,3 +215,20 @@ def test_a_result_is_shown_as_before_by_printers_found_in_one_lookup(shell, serv
     for each in formatter.formatters.values():
         assert Result in each.type_printers  # the deferred entry moved to the type on first use
     assert formatter.formatters["text/plain"].lookup_by_type(Result) is not None
+
+
+def test_the_line_is_expanded_as_ipython_expands_it(shell, server):
+    """The magic opts out of IPython's expansion and does it itself, only for a line with $, { or }:
+    `$name` and `{expression}` behave as before, in a cell and in a function's locals."""
+    shell.ns["chosen_model"] = CHAT
+    shell.ns["budget"] = 4
+    shell.run("%%openrouter $chosen_model --max-tokens {budget * 2} --no-stream\nhello")
+    assert server.last.body["model"] == CHAT and server.last.body["max_tokens"] == 8
+    # IPython reads locals two frames above run_cell_magic (here: outer's n, not inner's m)
+    shell.run("def outer(n):\n    def inner(m):\n        return get_ipython().run_cell_magic('openrouter', "
+              "'$chosen_model --max-tokens {n} --no-stream', 'hi')\n    return inner(7)\nouter(3)")
+    assert server.last.body["max_tokens"] == 3
+    shell.run("%%openrouter openai/gpt-4o-mini --max-tokens 5 --no-stream\nhi")  # nothing to expand
+    assert server.last.body["max_tokens"] == 5
+    listed = shell.run("%openrouter models {chosen_model.split('/')[1]}")
+    assert list(listed["id"]) == [CHAT]

@@ -47,28 +47,42 @@ def ssl_context() -> ssl.SSLContext:
 # request), so a request is one write.  `_Stream` is the sweep's (asyncio), `_SyncStream` the
 # single runs' (sync Client); only the I/O calls differ.
 
-class _Stream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+class _Holding:
+    """What both streams share: the raw socket for "is_readable", and the bytes held until the next
+    read (or until HOLD_LIMIT of them: a large upload goes out as it comes)."""
+
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._socket = inner.get_extra_info("socket")
         self._held: list[bytes] = []
         self._held_timeout: float | None = None
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._held:
-            await self._send_held()
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+    def _hold(self, buffer: bytes, timeout: float | None) -> bool:
+        """Keep `buffer`; True when what is held must be written now."""
         if buffer:
             self._held.append(buffer)
             self._held_timeout = timeout
-            if sum(map(len, self._held)) >= HOLD_LIMIT:  # a large upload goes out as it comes
-                await self._send_held()
+        return sum(map(len, self._held)) >= HOLD_LIMIT
 
-    async def _send_held(self) -> None:
+    def _take_held(self) -> tuple[bytes, float | None]:
         data, self._held = b"".join(self._held), []
-        await self._inner.write(data, self._held_timeout)
+        return data, self._held_timeout
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return _readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+class _Stream(_Holding, httpcore.AsyncNetworkStream):
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            await self._inner.write(*self._take_held())
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._hold(buffer, timeout):
+            await self._inner.write(*self._take_held())
 
     async def aclose(self) -> None:
         self._held = []  # an unsent request of a connection being closed (cancelled) is dropped
@@ -77,37 +91,19 @@ class _Stream(httpcore.AsyncNetworkStream):
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         if self._held:
-            await self._send_held()
+            await self._inner.write(*self._take_held())
         return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._socket is not None:
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
 
-
-class _SyncStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
-        self._held: list[bytes] = []
-        self._held_timeout: float | None = None
-
+class _SyncStream(_Holding, httpcore.NetworkStream):
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._held:
-            self._send_held()
+            self._inner.write(*self._take_held())
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:
-            self._held.append(buffer)
-            self._held_timeout = timeout
-            if sum(map(len, self._held)) >= HOLD_LIMIT:
-                self._send_held()
-
-    def _send_held(self) -> None:
-        data, self._held = b"".join(self._held), []
-        self._inner.write(data, self._held_timeout)
+        if self._hold(buffer, timeout):
+            self._inner.write(*self._take_held())
 
     def close(self) -> None:
         self._held = []
@@ -116,13 +112,8 @@ class _SyncStream(httpcore.NetworkStream):
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
         if self._held:
-            self._send_held()
+            self._inner.write(*self._take_held())
         return _SyncStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable" and self._socket is not None:
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
 
 
 HOLD_LIMIT = 64 * 1024  # bytes held back at most before they are written

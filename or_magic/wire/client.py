@@ -11,6 +11,7 @@ httpx's own exceptions become `TransportError`s here.  The key is scrubbed from 
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import sys
 import time
@@ -242,12 +243,23 @@ class AsyncClient(ClientBase):
         super().__init__(settings, on_retry)
         self.rate_limit_retries = rate_limit_retries
         self.throttle = throttle
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # The transport holds the pool and its limits (httpx ignores a client's own `limits` then).
         transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
-        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+
+    def for_sweep(self, throttle: Any, rate_limit_retries: int | None) -> "AsyncClient":
+        """One sweep's view of this client, its connections shared: its own `throttle` around
+        every attempt and its own 429 patience (a pooled client outlives sweeps, run/sweeploop.py)."""
+        view = copy.copy(self)
+        view.throttle, view.rate_limit_retries = throttle, rate_limit_retries
+        return view
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
 
     async def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""

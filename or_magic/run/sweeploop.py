@@ -117,6 +117,16 @@ class SweepLoop:
         if self._loop is not None:
             self.submit(_close_all(self)).result()
 
+    def shutdown(self) -> None:
+        """Close the idle clients and end the loop's thread (a later sweep starts them again)."""
+        self.close_idle()
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+
 
 async def _count(pool: SweepLoop) -> int:
     return sum(map(len, pool._idle.values()))

@@ -246,6 +246,7 @@ class AsyncClient(ClientBase):
         # The transport holds the pool and its limits (httpx ignores a client's own `limits` then).
         transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
         self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+        self._requests = RequestMaker(self._http)
 
     def for_sweep(self, throttle: Any, rate_limit_retries: int | None) -> "AsyncClient":
         """One sweep's view of this client, its connections shared: its own `throttle` around
@@ -268,7 +269,7 @@ class AsyncClient(ClientBase):
     async def _send_with_retries(self, method: str, path: str, body: Any) -> Attempt:
         for attempt in itertools.count():
             async with self._throttled() as seen:
-                outcome = await self._attempt(self._http.build_request(method, path, json=body))
+                outcome = await self._attempt(self._requests.build(method, path, body))
                 delay = self._retry_wait(attempt, outcome)
                 judged, response = outcome.status, outcome.response
                 seen.status = judged if judged is not None else (response.status_code if response else None)

@@ -78,6 +78,10 @@ class ClientBase:
     def __repr__(self) -> str:  # the key stays out of reprs
         return f"<or_magic.{type(self).__name__} {self.base_url}>"
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed  # type: ignore[attr-defined]  # each subclass makes its own
+
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
                 "timeout": httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
@@ -173,10 +177,6 @@ class Client(ClientBase):
     def close(self) -> None:
         self._http.close()
 
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
     def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""
         return self._answer(self._send_with_retries("POST", PATHS[endpoint], body))
@@ -232,35 +232,26 @@ class Client(ClientBase):
 class AsyncClient(ClientBase):
     """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
 
-    `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see
-    parallel.Throttle) wraps every attempt: `async with throttle.attempt() as seen:` and is told
-    each attempt's status and retry delay, so a sweep can slow down on rate limits.
+    `max_connections` bounds the pool to the sweep's concurrency.  A sweep's `throttle` (parallel.Throttle, set
+    by `for_sweep`) wraps every attempt and is told its status and retry delay: the sweep slows down on 429s.
     """
 
     def __init__(self, settings: Settings, *, max_connections: int | None = None,
-                 rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 on_retry: RetryNotice | None = None, throttle: Any = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, on_retry: RetryNotice | None = None) -> None:
         super().__init__(settings, on_retry)
-        self.rate_limit_retries = rate_limit_retries
-        self.throttle = throttle
-        # The transport holds the pool and its limits (httpx ignores a client's own `limits` then).
-        transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
+        self.throttle: Any = None
+        transport = transport or sweep_transport(max_connections)  # the pool and its limits (transport.py)
         self._http = httpx.AsyncClient(transport=transport, **self._http_options())
         self._requests = RequestMaker(self._http)
 
     def for_sweep(self, throttle: Any, rate_limit_retries: int | None) -> "AsyncClient":
-        """One sweep's view of this client, its connections shared: its own `throttle` around
-        every attempt and its own 429 patience (a pooled client outlives sweeps, run/sweeploop.py)."""
+        """One sweep's view of this pooled client (run/sweeploop.py): its connections, the sweep's own throttle."""
         view = copy.copy(self)
         view.throttle, view.rate_limit_retries = throttle, rate_limit_retries
         return view
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
 
     async def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""

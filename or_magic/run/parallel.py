@@ -1,8 +1,9 @@
 """Running a sweep's runs concurrently, at most `concurrency` in flight, on httpx's AsyncClient.
 
-The event loop runs in a worker thread of its own: a Jupyter kernel already runs an asyncio
-loop in the main thread (so `asyncio.run` would fail there), and a thread works the same in a
-kernel, a terminal IPython and plain Python.  The calling thread waits on a queue of finished
+The event loop runs in a worker thread: a Jupyter kernel already runs an asyncio loop in the
+main thread (so `asyncio.run` would fail there), and a thread works the same in a kernel, a
+terminal IPython and plain Python.  It is one loop for every sweep of the process, and a sweep's
+client stays open on it for the next sweep (sweeploop.py).  The calling thread waits on a queue of finished
 runs and does everything user-facing itself: progress updates, `on_done` hooks, and catching
 KeyboardInterrupt (the kernel's interrupt), which cancels the runs in flight and keeps the
 finished ones.
@@ -26,6 +27,7 @@ from typing import Any, AsyncIterator, Sequence
 
 from ..core.errors import RunSkipped
 from ..core.settings import Settings
+from . import sweeploop
 from .budget import Budget
 from .progress import Progress, make_progress
 from .rate import paced
@@ -114,13 +116,15 @@ class _Control:
 async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
                  finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None,
                  rate: float | None = None) -> None:
-    from ..wire.client import AsyncClient
-
     control.attach()
-    client = AsyncClient(settings, max_connections=concurrency, rate_limit_retries=RATE_LIMIT_RETRIES,
-                         throttle=paced(Throttle(), rate))  # --rate spaces every attempt (run/rate.py)
+    async with sweeploop.sweep_loop.client(settings, concurrency) as pooled:
+        # The throttle is this sweep's own; --rate spaces every attempt (run/rate.py).
+        client = pooled.for_sweep(paced(Throttle(), rate), RATE_LIMIT_RETRIES)
+        await _send_all(client, runs, concurrency, budget, _Batch(finished, record))
+
+
+async def _send_all(client: Any, runs: Sequence[Run], concurrency: int, budget: Budget, batch: "_Batch") -> None:
     pending = iter(runs)  # shared by the workers; safe, they all run on this one loop
-    batch = _Batch(finished, record)
 
     async def worker() -> None:
         for run in pending:
@@ -135,7 +139,6 @@ async def _sweep(settings: Settings, runs: Sequence[Run], concurrency: int, budg
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(runs)))))
     finally:  # also when cancelled (an interrupt): every finished run is recorded and handed on
         batch.hand_over()
-        await client.aclose()
 
 
 class _Batch:
@@ -176,16 +179,18 @@ class _Batch:
             self.runs = []
 
 
-def _thread_main(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
-                 finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None,
-                 rate: float | None = None) -> None:
+async def _sweep_task(settings: Settings, runs: Sequence[Run], concurrency: int, budget: Budget,
+                      finished: "queue.SimpleQueue[Any]", control: _Control, record: RunHook | None,
+                      rate: float | None = None) -> None:
+    """The sweep on the shared loop; whatever happens, the waiting thread is told it ended."""
     try:
-        asyncio.run(_sweep(settings, runs, concurrency, budget, finished, control, record, rate))
+        await _sweep(settings, runs, concurrency, budget, finished, control, record, rate)
     except asyncio.CancelledError:
         pass
     except BaseException as exc:  # a bug, not a failed run: hand it to the waiting thread
         finished.put(exc)
-    finished.put(_DONE)
+    finally:
+        finished.put(_DONE)
 
 
 def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: int | None = None,
@@ -208,17 +213,14 @@ def run_concurrently(settings: Settings, runs: Sequence[Run], *, concurrency: in
     display = make_progress(len(runs), progress) if isinstance(progress, bool) else progress
     finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
     control = _Control()
-    thread = threading.Thread(target=_thread_main, name="or_magic-sweep", daemon=True,
-                              args=(settings, runs, bound, budget, finished, control, record, rate))
-    thread.start()
+    sweeploop.sweep_loop.submit(_sweep_task(settings, runs, bound, budget, finished, control, record, rate))
     tally = _Tally(display, budget, on_done)
     interrupted = False
     try:
         tally.drain(finished)
-    except BaseException as exc:  # an interrupt, or an on_done hook that raised: stop the loop too
+    except BaseException as exc:  # an interrupt, or an on_done hook that raised: stop the sweep too
         control.cancel()
-        thread.join()
-        tally.drain(finished, hooks=False)
+        tally.drain(finished, hooks=False)  # until the sweep's task has ended
         if not isinstance(exc, KeyboardInterrupt):
             raise
         interrupted = True

@@ -11,6 +11,7 @@ httpx's own exceptions become `TransportError`s here.  The key is scrubbed from 
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import sys
 import time
@@ -76,6 +77,10 @@ class ClientBase:
 
     def __repr__(self) -> str:  # the key stays out of reprs
         return f"<or_magic.{type(self).__name__} {self.base_url}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed  # type: ignore[attr-defined]  # each subclass makes its own
 
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": request_headers(self.settings, None if self.key_withheld else self._key),
@@ -167,15 +172,10 @@ class Client(ClientBase):
                  on_retry: RetryNotice | None = _stderr_notice) -> None:
         super().__init__(settings, on_retry)
         self._http = httpx.Client(transport=transport or single_transport(), **self._http_options())
-        self._requests = RequestMaker(self._http)
-        self._send = send_direct(self._http)
+        self._requests, self._send = RequestMaker(self._http), send_direct(self._http)  # request_maker.py
 
     def close(self) -> None:
         self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
 
     def complete(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a non-streamed completion and return the checked JSON answer."""
@@ -232,20 +232,23 @@ class Client(ClientBase):
 class AsyncClient(ClientBase):
     """The asyncio twin of `Client` for sweeps: same requests, errors and retry policy.
 
-    `max_connections` bounds the pool to the sweep's concurrency.  A `throttle` (see
-    parallel.Throttle) wraps every attempt: `async with throttle.attempt() as seen:` and is told
-    each attempt's status and retry delay, so a sweep can slow down on rate limits.
+    `max_connections` bounds the pool to the sweep's concurrency.  A sweep's `throttle` (parallel.Throttle, set
+    by `for_sweep`) wraps every attempt and is told its status and retry delay: the sweep slows down on 429s.
     """
 
     def __init__(self, settings: Settings, *, max_connections: int | None = None,
-                 rate_limit_retries: int | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 on_retry: RetryNotice | None = None, throttle: Any = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, on_retry: RetryNotice | None = None) -> None:
         super().__init__(settings, on_retry)
-        self.rate_limit_retries = rate_limit_retries
-        self.throttle = throttle
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        transport = transport or sweep_transport(max_connections)  # cheaper streams (transport.py)
-        self._http = httpx.AsyncClient(transport=transport, limits=limits, **self._http_options())
+        self.throttle: Any = None
+        transport = transport or sweep_transport(max_connections)  # the pool and its limits (transport.py)
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+        self._requests = RequestMaker(self._http)
+
+    def for_sweep(self, throttle: Any, rate_limit_retries: int | None) -> "AsyncClient":
+        """One sweep's view of this pooled client (run/sweeploop.py): its connections, the sweep's own throttle."""
+        view = copy.copy(self)
+        view.throttle, view.rate_limit_retries = throttle, rate_limit_retries
+        return view
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -257,7 +260,7 @@ class AsyncClient(ClientBase):
     async def _send_with_retries(self, method: str, path: str, body: Any) -> Attempt:
         for attempt in itertools.count():
             async with self._throttled() as seen:
-                outcome = await self._attempt(self._http.build_request(method, path, json=body))
+                outcome = await self._attempt(self._requests.build(method, path, body))
                 delay = self._retry_wait(attempt, outcome)
                 judged, response = outcome.status, outcome.response
                 seen.status = judged if judged is not None else (response.status_code if response else None)

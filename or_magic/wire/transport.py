@@ -172,10 +172,14 @@ class _SyncBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle pooled connection is reused within (httpx's default, said once)
+
+
 def sweep_transport(max_connections: int | None) -> httpx.AsyncHTTPTransport:
     """httpx's own async transport (the shared TLS context, `max_connections` kept alive), with
     the cheaper streams above when its pool has the layout they fit (httpcore 1.x); else as is."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                          keepalive_expiry=KEEPALIVE_EXPIRY)
     transport = httpx.AsyncHTTPTransport(verify=ssl_context(), limits=limits)
     _wrap_backend(transport, httpcore.AsyncConnectionPool, httpcore.AsyncNetworkBackend, _Backend)
     return transport

@@ -119,3 +119,38 @@ def test_send_direct_on_a_closed_client_raises_as_httpx_does():
     http.close()
     with pytest.raises(RuntimeError, match="closed"):
         send_direct(http)(request)
+
+
+def test_a_sweeps_client_sends_what_build_request_would_and_keeps_cookies_too(monkeypatch):
+    """AsyncClient (sweeps) builds its requests with the RequestMaker as well: same bytes, headers and
+    cookies as httpx's own build_request."""
+    import asyncio
+
+    from or_magic.wire.client import AsyncClient
+
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        answer = {"id": "g", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                                                                                         "content": "ok"}}]}
+        headers = {"Set-Cookie": "__cf_bm=token1; Path=/"} if len(sent) == 2 else {}
+        return httpx.Response(200, json=answer, headers=headers)
+
+    monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
+
+    async def main():
+        client = AsyncClient(Settings(base_url="http://127.0.0.1:9/api/v1"), transport=httpx.MockTransport(handler))
+        expected = client._http.build_request("POST", "/chat/completions", json=BODY)  # before any cookie
+        made = []
+        monkeypatch.setattr(client._requests, "build", lambda *a: made.append(a) or RequestMaker.build(client._requests, *a))
+        for body in (BODY, {**BODY, "max_tokens": 3}, BODY):
+            assert (await client.complete("chat", body))["choices"][0]["message"]["content"] == "ok"
+        await client.aclose()
+        return made, expected
+
+    made, expected = asyncio.run(main())
+    assert len(made) == 3  # every attempt went through the RequestMaker
+    assert sent[0].url == expected.url and sent[0].content == sent[2].content == expected.content
+    assert sorted(sent[0].headers.multi_items()) == sorted(expected.headers.multi_items())
+    assert [r.headers.get("cookie") for r in sent] == [None, None, "__cf_bm=token1"]

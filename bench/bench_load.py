@@ -16,7 +16,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from bench.core import BenchContext, Goal, Row, timed_process
+from bench.core import BenchContext, Goal, Row, rotated, timed_process
 
 NAME = "load"
 NAME_CPU = "load cpu"
@@ -66,8 +66,7 @@ def measure(ctx: BenchContext) -> list[Row]:
            for s in SUBJECTS}
     inner: dict[str, list[float]] = {s.label: [] for s in SUBJECTS}
     for r in range(repeats + 1):  # round 0 is the warm-up
-        k = r % len(SUBJECTS)
-        for s in SUBJECTS[k:] + SUBJECTS[:k]:
+        for s in rotated(SUBJECTS, r):
             python = ctx.main_python if s.venv == "main" else ctx.peers.python
             if python is None:
                 wall[s.label].error = cpu[s.label].error = f"peers venv: {ctx.peers.error}"

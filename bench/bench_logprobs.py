@@ -104,6 +104,8 @@ def _gc_paused(parse: Callable[[bytes], Any], body: bytes) -> Any:
 
 def measure_ms(repeats: int = 15) -> dict[str, list[float]]:
     """Samples in ms per subject, interleaved round by round so machine drift hits all alike."""
+    from bench.core import rotated
+
     body = make_body()
     raw = json.loads(body)
     subjects: dict[str, Callable[[], Any]] = {
@@ -123,12 +125,11 @@ def measure_ms(repeats: int = 15) -> dict[str, list[float]]:
     for fn in subjects.values():
         fn()  # warm-up: imports, caches
     samples: dict[str, list[float]] = {name: [] for name in subjects}
-    # The order rotates each round (as in bench_request.py): with a fixed order, or_magic always ran
-    # right after the 6.9 MB parses (which push the answer's dicts out of the CPU caches) and
-    # loop-and-append always right after or_magic had walked them, a bias of ~20% in the ratio.
-    names = list(subjects)
+    # The order rotates each round: with a fixed order, or_magic always ran right after the 6.9 MB
+    # parses (which push the answer's dicts out of the CPU caches) and loop-and-append always right
+    # after or_magic had walked them, a bias of ~20% in the ratio.
     for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in rotated(list(subjects), r):
             samples[name] += _times(subjects[name], 1)
     samples["_body_mb"] = [len(body) / 1e6]
     return samples

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.core import BENCH_DIR, BenchContext, Goal, Row, run_json
+from bench.core import BENCH_DIR, BenchContext, Goal, Row, rotated, run_json
 
 NAME = "request"
 NAME_CPU = "request cpu"
@@ -69,8 +69,7 @@ def measure(ctx: BenchContext) -> list[Row]:
     wall = _rows(NAME)
     cpu = _rows(NAME_CPU)
     for r in range(rounds):
-        k = r % len(SUBJECTS)
-        for s in SUBJECTS[k:] + SUBJECTS[:k]:
+        for s in rotated(SUBJECTS, r):
             python, why = _python(ctx, s.venv)
             if python is None or wall[s.label].error:
                 wall[s.label].error = cpu[s.label].error = wall[s.label].error or why

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from bench.core import BENCH_DIR, REPO, BenchContext, Goal, Row, run_json
+from bench.core import BENCH_DIR, REPO, BenchContext, Goal, Row, rotated, run_json
 
 NAME = "stream"
 WORKER = str(BENCH_DIR / "_stream_worker.py")
@@ -84,8 +84,7 @@ def measure(ctx: BenchContext) -> list[Row]:
     proc, base_url = start_server(ctx.main_python)
     try:
         for r in range(rounds):
-            k = r % len(SUBJECTS)
-            for s in SUBJECTS[k:] + SUBJECTS[:k]:
+            for s in rotated(SUBJECTS, r):
                 ctx.log(f"stream: round {r + 1}/{rounds} {s.label} x{n}")
                 _run(ctx, s, base_url, n, rows)
     finally:

@@ -67,13 +67,14 @@ def collect(python_for: Callable[[str], str | None], url_for: Callable[[float], 
     The 64-run grid goes in rounds that alternate the subjects (one timed sweep each, after a
     warm-up), so load from other jobs on this shared machine falls on all of them alike.
     """
+    from bench.core import rotated
+
     available = [(label, subject, python_for(venv)) for label, subject, venv in SUBJECTS]
     results: dict[str, dict[str, Any]] = {
         label: {"grid": {"ok": True, "seconds": []} if python else {"ok": False, "error": "venv unavailable"},
                 "big": {"ok": False, "error": "venv unavailable"}} for label, _, python in available}
     for round_ in range(repeats):
-        k = round_ % len(available)
-        for label, subject, python in available[k:] + available[:k]:
+        for label, subject, python in rotated(available, round_):
             grid = results[label]["grid"]
             if python is None or not grid.get("ok"):
                 continue

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,3 +194,14 @@ def timed_process(cmd: Sequence[str], env: dict[str, str]) -> tuple[float, float
 def log(msg: str) -> None:
     """Progress goes to stderr so stdout stays the table."""
     print(msg, file=sys.stderr, flush=True)
+
+
+Item = TypeVar("Item")
+
+
+def rotated(subjects: Sequence[Item], round_: int) -> list[Item]:
+    """The subjects in the order for round `round_`: each round starts one later, so over the
+    rounds every subject runs after every other equally often and slow drift on this shared
+    machine (or a cache another subject emptied) hits them all alike."""
+    k = round_ % len(subjects) if subjects else 0
+    return [*subjects[k:], *subjects[:k]]

@@ -59,9 +59,14 @@ class QuietJar(CookieJar):
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         headers = getattr(getattr(response, "response", None), "headers", None)  # httpx's wrapper
-        if headers is not None and "set-cookie" not in headers and "set-cookie2" not in headers:
+        if headers is not None and not sets_cookie(headers):
             return
         super().extract_cookies(response, request)
+
+
+def sets_cookie(headers: httpx.Headers) -> bool:
+    """Whether an answer's headers can make a cookie (the only answers worth a cookie jar's time)."""
+    return "set-cookie" in headers or "set-cookie2" in headers
 
 
 def send_direct(http: httpx.Client) -> Callable[[httpx.Request], httpx.Response]:
@@ -69,8 +74,8 @@ def send_direct(http: httpx.Client) -> Callable[[httpx.Request], httpx.Response]
 
     What it keeps of `Client.send`: the transport chosen for the URL (so proxies from the
     environment still apply), `response.request`, and the cookie jar (Set-Cookie answers only, as
-    `QuietJar`).  The response is returned unread, as with `stream=True`.  On an httpx without the
-    transport lookup (a private method), every request goes through `http.send`."""
+    `QuietJar`).  The response is returned unread, as with `stream=True`.  On an httpx without
+    the transport lookup (a private method), every request goes through `http.send`."""
     transport_for = getattr(http, "_transport_for_url", None)
 
     def send(request: httpx.Request) -> httpx.Response:
@@ -78,8 +83,7 @@ def send_direct(http: httpx.Client) -> Callable[[httpx.Request], httpx.Response]
             return http.send(request, stream=True)
         response = transport_for(request.url).handle_request(request)
         response.request = request
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
+        if sets_cookie(response.headers):  # httpx's Cookies wraps every answer for urllib before asking
             http.cookies.extract_cookies(response)
         return response
 
